@@ -1,0 +1,17 @@
+using System.CommandLine;
+using Microsoft.ML.Preference.Cli.Commands;
+
+namespace Microsoft.ML.Preference.Cli;
+
+/// <summary>Entry point of the <c>mpo</c> tool: one sub-command per file under Commands/.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+
+    internal static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("mpo: Mixed Preference Optimization for vision-language models on ML.NET and TorchSharp.");
+        root.Subcommands.Add(DoctorCommand.Create());
+        return root;
+    }
+}
