@@ -1,0 +1,38 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Preference.Modeling.Layers;
+
+/// <summary>Additive attention masks in the form Hugging Face's eager attention uses.</summary>
+public static class AttentionMasks
+{
+    /// <summary>
+    /// A [B, 1, Tq, Tk] additive mask: the dtype's most negative value above the causal diagonal and on keys
+    /// whose <paramref name="attentionMask"/> is 0, else 0. Queries sit at the last <paramref name="queryLength"/>
+    /// of the <paramref name="keyLength"/> positions (a KV cache holds the earlier ones). Padded queries are still
+    /// computed, as in Hugging Face, so logits at pad positions are defined.
+    /// </summary>
+    public static Tensor CausalWithPadding(Tensor? attentionMask, long batch, long queryLength, long keyLength, ScalarType dtype, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        double min = dtype switch
+        {
+            ScalarType.Float16 => -65504.0,
+            ScalarType.BFloat16 => -3.3895313892515355e38,
+            ScalarType.Float64 => double.MinValue,
+            _ => float.MinValue,
+        };
+        long offset = keyLength - queryLength;
+        var q = torch.arange(queryLength, device: device).unsqueeze(1) + offset;
+        var k = torch.arange(keyLength, device: device).unsqueeze(0);
+        var blocked = k > q; // [Tq, Tk]
+        var blockedFull = blocked.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLength, keyLength);
+        if (attentionMask is not null)
+        {
+            var padKeys = attentionMask.to(device).eq(0).view(batch, 1, 1, keyLength);
+            blockedFull = blockedFull.logical_or(padKeys);
+        }
+        var mask = torch.zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(blockedFull, min);
+        return mask.MoveToOuterDisposeScope();
+    }
+}

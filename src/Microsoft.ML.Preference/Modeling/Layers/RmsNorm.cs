@@ -1,0 +1,33 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Preference.Modeling.Layers;
+
+/// <summary>
+/// RMSNorm as Qwen2, InternLM2 and InternViT compute it: in float32 whatever the input dtype,
+/// <c>weight · (x · rsqrt(mean(x²) + eps))</c>, cast back before the weight is applied. Parameter: <c>weight</c>.
+/// </summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double _eps;
+
+    /// <summary>Creates the norm over the last dimension of size <paramref name="size"/>.</summary>
+    public RmsNorm(long size, double eps, string name = nameof(RmsNorm)) : base(name)
+    {
+        _eps = eps;
+        weight = new Parameter(torch.ones(size));
+        register_parameter(nameof(weight), weight);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        var dtype = x.dtype;
+        var h = x.to(ScalarType.Float32);
+        h = h * torch.rsqrt(h.pow(2).mean([-1L], keepdim: true) + _eps);
+        return (weight * h.to(dtype)).MoveToOuterDisposeScope();
+    }
+}

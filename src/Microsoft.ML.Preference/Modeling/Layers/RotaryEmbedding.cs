@@ -1,0 +1,69 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling.Configuration;
+
+namespace Microsoft.ML.Preference.Modeling.Layers;
+
+/// <summary>
+/// Rotary position embedding, rotate-half convention (pairs i and i + d/2), with the Hugging Face scalings
+/// InternVL's language models use: none, "linear" (positions divided by the factor) and "dynamic" (NTK: the
+/// base grows with the sequence length once it passes max_position_embeddings).
+/// </summary>
+/// <remarks>
+/// Stateless on purpose: the Hugging Face classes cache cos/sin tables and keep a base computed for the
+/// longest sequence seen, so one sample's logits depend on what ran before it. Here the base depends only on
+/// the current forward's key length — the behaviour of a freshly loaded Hugging Face model.
+/// </remarks>
+public sealed class RotaryEmbedding
+{
+    private readonly int _headDim;
+    private readonly double _theta;
+    private readonly RopeScaling? _scaling;
+    private readonly int _maxPositions;
+
+    /// <summary>Creates the embedding for heads of <paramref name="headDim"/> features.</summary>
+    public RotaryEmbedding(int headDim, double theta, int maxPositionEmbeddings, RopeScaling? scaling)
+    {
+        if (headDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dimension, not {headDim}.", nameof(headDim));
+        _headDim = headDim;
+        _theta = theta;
+        _maxPositions = maxPositionEmbeddings;
+        _scaling = scaling;
+    }
+
+    /// <summary>The RoPE base used for a forward whose keys span <paramref name="keyLength"/> positions.</summary>
+    public double Base(long keyLength)
+    {
+        if (_scaling is { Type: "dynamic" } s && keyLength > _maxPositions)
+            return _theta * Math.Pow(s.Factor * keyLength / _maxPositions - (s.Factor - 1), (double)_headDim / (_headDim - 2));
+        return _theta;
+    }
+
+    /// <summary>cos and sin tables [B, T, headDim] (float32) for <paramref name="positionIds"/> [B, T].</summary>
+    public (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, long keyLength)
+    {
+        using var scope = torch.NewDisposeScope();
+        var device = positionIds.device;
+        // As Hugging Face: exponents in float32, base ** exponent, then 1 / that.
+        var exponents = torch.arange(0, _headDim, 2, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / _headDim;
+        var invFreq = 1.0f / torch.pow(Base(keyLength), exponents);
+        var positions = positionIds.to(ScalarType.Float32);
+        if (_scaling is { Type: "linear" } linear)
+            positions = positions / linear.Factor;
+        var freqs = positions.unsqueeze(-1) * invFreq; // [B, T, d/2]
+        var emb = torch.cat([freqs, freqs], -1);
+        return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Rotates <paramref name="x"/> [B, heads, T, d] by the tables from <see cref="Tables"/>.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = cos.unsqueeze(1).to(x.dtype);
+        var s = sin.unsqueeze(1).to(x.dtype);
+        long half = x.shape[^1] / 2;
+        var rotated = torch.cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+        return (x * c + rotated * s).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,74 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling.Configuration;
+
+namespace Microsoft.ML.Preference.Modeling.Vision;
+
+/// <summary>InternViT: <c>embeddings</c> then <c>encoder.layers.N</c>; no final norm (InternVL reads the last layer).</summary>
+public sealed class InternVisionModel : nn.Module<Tensor, Tensor>
+{
+    private readonly InternVisionEmbeddings embeddings;
+    private readonly InternVisionEncoder encoder;
+
+    /// <summary>The configuration it was built from.</summary>
+    public InternVisionConfig Config { get; }
+
+    /// <summary>Creates the vision tower.</summary>
+    public InternVisionModel(InternVisionConfig config) : base(nameof(InternVisionModel))
+    {
+        Config = config;
+        embeddings = new InternVisionEmbeddings(config);
+        encoder = new InternVisionEncoder(config);
+        register_module(nameof(embeddings), embeddings);
+        register_module(nameof(encoder), encoder);
+    }
+
+    /// <summary>The last layer's hidden state [tiles, 1 + patches, C].</summary>
+    public override Tensor forward(Tensor pixelValues) => HiddenState(pixelValues, -1);
+
+    /// <summary>
+    /// The hidden state InternVL's <c>select_layer</c> picks: -1 = last layer; otherwise Hugging Face's
+    /// hidden_states indexing (0 = embeddings, i = after layer i, negative from the end).
+    /// </summary>
+    public Tensor HiddenState(Tensor pixelValues, int selectLayer)
+    {
+        using var scope = torch.NewDisposeScope();
+        int count = Config.NumHiddenLayers;
+        int index = selectLayer < 0 ? count + 1 + selectLayer : selectLayer;
+        if (index < 0 || index > count)
+            throw new ArgumentOutOfRangeException(nameof(selectLayer), $"select_layer {selectLayer} is outside 0..{count} (or -{count + 1}..-1).");
+        var h = embeddings.forward(pixelValues);
+        h = encoder.Run(h, index);
+        return h.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>InternViT's stack of layers (<c>layers.N</c>).</summary>
+public sealed class InternVisionEncoder : nn.Module<Tensor, Tensor>
+{
+    private readonly ModuleList<InternVisionEncoderLayer> layers;
+
+    /// <summary>Creates the layers with linearly increasing stochastic depth.</summary>
+    public InternVisionEncoder(InternVisionConfig config) : base(nameof(InternVisionEncoder))
+    {
+        layers = new ModuleList<InternVisionEncoderLayer>();
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            double rate = config.NumHiddenLayers == 1 ? 0 : config.DropPathRate * i / (config.NumHiddenLayers - 1);
+            layers.Add(new InternVisionEncoderLayer(config, rate));
+        }
+        register_module(nameof(layers), layers);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => Run(x, layers.Count);
+
+    /// <summary>Runs the first <paramref name="layerCount"/> layers.</summary>
+    public Tensor Run(Tensor x, int layerCount)
+    {
+        for (int i = 0; i < layerCount; i++)
+            x = layers[i].forward(x);
+        return x;
+    }
+}
