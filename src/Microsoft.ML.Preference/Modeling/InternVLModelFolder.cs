@@ -1,0 +1,94 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling.Checkpoints;
+using Microsoft.ML.Preference.Modeling.Configuration;
+using Microsoft.ML.Preference.Runtime;
+using Microsoft.ML.Preference.Text;
+
+namespace Microsoft.ML.Preference.Modeling;
+
+/// <summary>
+/// Loads and saves an <see cref="InternVLChatModel"/> as a Hugging Face folder: config.json, model.safetensors or
+/// sharded model-0000N-of-0000M.safetensors + model.safetensors.index.json, and the tokenizer files beside them.
+/// Only safetensors are read: pickled *.bin checkpoints are refused, and nothing in the folder is executed.
+/// </summary>
+public static class InternVLModelFolder
+{
+    /// <summary>
+    /// Reads the folder into a model of <paramref name="dtype"/> on <paramref name="device"/> (CPU when null).
+    /// Every parameter must be in the checkpoint and every checkpoint tensor must be a parameter (strict), unless
+    /// <paramref name="strict"/> is false.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The config names an architecture this package does not implement.</exception>
+    /// <exception cref="CheckpointMismatchException">Missing or unexpected keys (listed), or shapes that differ.</exception>
+    public static InternVLChatModel Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null, bool strict = true)
+    {
+        TorchRuntime.Initialize();
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Model folder '{folder}' does not exist.");
+        var config = InternVLConfig.Load(folder);
+        long imageContextId = ImageContextId(folder, config);
+        using var checkpoint = CheckpointFolder.Open(folder);
+
+        var previous = torch.get_default_dtype();
+        torch.set_default_dtype(dtype);
+        InternVLChatModel model;
+        try
+        {
+            // Built in the target dtype so that a 16-bit model never exists in float32 first.
+            model = new InternVLChatModel(config, imageContextId);
+        }
+        finally
+        {
+            torch.set_default_dtype(previous);
+        }
+        try
+        {
+            model.to(dtype);
+            ModuleCheckpoint.LoadInto(model, checkpoint, strict);
+            if (device is not null)
+                model.to(device);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes config.json and the weights (sharded above <paramref name="maxShardBytes"/>, in <paramref name="dtype"/>
+    /// when given) into <paramref name="folder"/>, plus added_tokens.json for the image tokens when the folder has
+    /// no tokenizer files of its own.
+    /// </summary>
+    public static CheckpointSaveResult Save(InternVLChatModel model, string folder, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes, ScalarType? dtype = null)
+    {
+        Directory.CreateDirectory(folder);
+        model.Config.Save(folder);
+        var result = ModuleCheckpoint.Save(model, folder, maxShardBytes, dtype);
+        bool hasTokenizerFiles = new[] { "added_tokens.json", "tokenizer.json", "tokenizer_config.json" }
+            .Any(f => File.Exists(Path.Combine(folder, f)));
+        if (!hasTokenizerFiles)
+            File.WriteAllText(Path.Combine(folder, "added_tokens.json"),
+                $"{{\n  \"{SpecialTokenIds.ImageContextToken}\": {model.ImageContextTokenId}\n}}\n");
+        return result;
+    }
+
+    /// <summary>
+    /// <c>&lt;IMG_CONTEXT&gt;</c>'s id as InternVL finds it at run time, from the tokenizer files; a config's
+    /// <c>img_context_token_id</c> is only the fallback for folders without them.
+    /// </summary>
+    public static long ImageContextId(string folder, InternVLConfig config)
+    {
+        var special = SpecialTokenIds.FromFolder(folder);
+        if (special.ImageContextId is int id)
+            return id;
+        if (config.Raw?["img_context_token_id"] is { } fromConfig)
+            return fromConfig.GetValue<long>();
+        throw new InvalidDataException(
+            $"{folder}: no id for {SpecialTokenIds.ImageContextToken} in added_tokens.json, tokenizer.json or tokenizer_config.json, " +
+            "and config.json has no img_context_token_id.");
+    }
+}
