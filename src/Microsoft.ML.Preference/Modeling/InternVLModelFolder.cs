@@ -19,15 +19,22 @@ public static class InternVLModelFolder
     /// Every parameter must be in the checkpoint and every checkpoint tensor must be a parameter (strict), unless
     /// <paramref name="strict"/> is false.
     /// </summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="dtype">The dtype of the parameters (the checkpoint's F32/F16/BF16 are converted).</param>
+    /// <param name="device">Where the model goes; CPU when null.</param>
+    /// <param name="strict">Whether missing and unexpected keys are errors.</param>
+    /// <param name="imageContextTokenId">The <c>&lt;IMG_CONTEXT&gt;</c> id for a folder without tokenizer files
+    /// (a reference model saved next to its policy); read from the folder when null.</param>
     /// <exception cref="NotSupportedException">The config names an architecture this package does not implement.</exception>
     /// <exception cref="CheckpointMismatchException">Missing or unexpected keys (listed), or shapes that differ.</exception>
-    public static InternVLChatModel Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null, bool strict = true)
+    public static InternVLChatModel Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null, bool strict = true,
+        long? imageContextTokenId = null)
     {
         TorchRuntime.Initialize();
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"Model folder '{folder}' does not exist.");
         var config = InternVLConfig.Load(folder);
-        long imageContextId = ImageContextId(folder, config);
+        long imageContextId = imageContextTokenId ?? ImageContextId(folder, config);
         using var checkpoint = CheckpointFolder.Open(folder);
 
         var previous = torch.get_default_dtype();
@@ -68,9 +75,7 @@ public static class InternVLModelFolder
         Directory.CreateDirectory(folder);
         model.Config.Save(folder);
         var result = ModuleCheckpoint.Save(model, folder, maxShardBytes, dtype);
-        bool hasTokenizerFiles = new[] { "added_tokens.json", "tokenizer.json", "tokenizer_config.json" }
-            .Any(f => File.Exists(Path.Combine(folder, f)));
-        if (!hasTokenizerFiles)
+        if (!HasTokenizerFiles(folder))
             File.WriteAllText(Path.Combine(folder, "added_tokens.json"),
                 $"{{\n  \"{SpecialTokenIds.ImageContextToken}\": {model.ImageContextTokenId}\n}}\n");
         return result;
@@ -82,8 +87,7 @@ public static class InternVLModelFolder
     /// </summary>
     public static long ImageContextId(string folder, InternVLConfig config)
     {
-        var special = SpecialTokenIds.FromFolder(folder);
-        if (special.ImageContextId is int id)
+        if (HasTokenizerFiles(folder) && SpecialTokenIds.FromFolder(folder).ImageContextId is int id)
             return id;
         if (config.Raw?["img_context_token_id"] is { } fromConfig)
             return fromConfig.GetValue<long>();
@@ -91,4 +95,7 @@ public static class InternVLModelFolder
             $"{folder}: no id for {SpecialTokenIds.ImageContextToken} in added_tokens.json, tokenizer.json or tokenizer_config.json, " +
             "and config.json has no img_context_token_id.");
     }
+
+    private static bool HasTokenizerFiles(string folder) =>
+        new[] { "added_tokens.json", "tokenizer.json", "tokenizer_config.json" }.Any(f => File.Exists(Path.Combine(folder, f)));
 }

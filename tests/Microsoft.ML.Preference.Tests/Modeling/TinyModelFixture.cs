@@ -35,7 +35,7 @@ internal sealed class TinyModelFixture : IDisposable
 
     public IEnumerable<string> CaseNames => _cases.Names;
 
-    public InternVLChatModel LoadReference() => InternVLModelFolder.Load(Path.Combine(Directory, "ref-model"));
+    public InternVLChatModel LoadReference() => InternVLModelFolder.Load(Path.Combine(Directory, "ref-model"), imageContextTokenId: Policy.ImageContextTokenId);
 
     public void Dispose()
     {

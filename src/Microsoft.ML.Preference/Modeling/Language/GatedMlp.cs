@@ -6,35 +6,55 @@ using Microsoft.ML.Preference.Modeling.Configuration;
 namespace Microsoft.ML.Preference.Modeling.Language;
 
 /// <summary>
-/// The SwiGLU MLP both decoders use, down(silu(gate(x)) · up(x)), under each family's parameter names:
-/// Qwen2 <c>gate_proj/up_proj/down_proj</c>, InternLM2 <c>w1/w3/w2</c>.
+/// The SwiGLU MLP both decoders use, down(silu(gate(x)) · up(x)). TorchSharp names a module's children after
+/// its fields, so each family gets its own small class whose fields carry the Hugging Face names.
 /// </summary>
-public sealed class GatedMlp : nn.Module<Tensor, Tensor>
+internal static class SwiGlu
 {
-    private readonly Linear _gate;
-    private readonly Linear _up;
-    private readonly Linear _down;
+    public static (Linear Gate, Linear Up, Linear Down) Create(LanguageModelConfig config) => (
+        nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false),
+        nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false),
+        nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false));
 
-    private GatedMlp(LanguageModelConfig config, string gate, string up, string down) : base(nameof(GatedMlp))
-    {
-        _gate = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        _up = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        _down = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
-        register_module(gate, _gate);
-        register_module(up, _up);
-        register_module(down, _down);
-    }
-
-    /// <summary>Qwen2's names.</summary>
-    public static GatedMlp Qwen2(LanguageModelConfig config) => new(config, "gate_proj", "up_proj", "down_proj");
-
-    /// <summary>InternLM2's names.</summary>
-    public static GatedMlp InternLM2(LanguageModelConfig config) => new(config, "w1", "w3", "w2");
-
-    /// <inheritdoc/>
-    public override Tensor forward(Tensor x)
+    public static Tensor Forward(Linear gate, Linear up, Linear down, Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x)).MoveToOuterDisposeScope();
+        return down.forward(nn.functional.silu(gate.forward(x)) * up.forward(x)).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>Qwen2's MLP: <c>gate_proj</c>, <c>up_proj</c>, <c>down_proj</c>.</summary>
+public sealed class Qwen2Mlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear gate_proj;
+    private readonly Linear up_proj;
+    private readonly Linear down_proj;
+
+    /// <summary>Creates the MLP.</summary>
+    public Qwen2Mlp(LanguageModelConfig config) : base(nameof(Qwen2Mlp))
+    {
+        (gate_proj, up_proj, down_proj) = SwiGlu.Create(config);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => SwiGlu.Forward(gate_proj, up_proj, down_proj, x);
+}
+
+/// <summary>InternLM2's MLP: <c>w1</c> (gate), <c>w3</c> (up), <c>w2</c> (down).</summary>
+public sealed class InternLM2FeedForward : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear w1;
+    private readonly Linear w3;
+    private readonly Linear w2;
+
+    /// <summary>Creates the MLP.</summary>
+    public InternLM2FeedForward(LanguageModelConfig config) : base(nameof(InternLM2FeedForward))
+    {
+        (w1, w3, w2) = SwiGlu.Create(config);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x) => SwiGlu.Forward(w1, w3, w2, x);
 }

@@ -69,7 +69,7 @@ public sealed class InternLM2Model : nn.Module
 public sealed class InternLM2DecoderLayer : DecoderLayer
 {
     private readonly InternLM2Attention attention;
-    private readonly GatedMlp feed_forward;
+    private readonly InternLM2FeedForward feed_forward;
     private readonly RmsNorm attention_norm;
     private readonly RmsNorm ffn_norm;
 
@@ -77,7 +77,7 @@ public sealed class InternLM2DecoderLayer : DecoderLayer
     public InternLM2DecoderLayer(LanguageModelConfig config) : base(nameof(InternLM2DecoderLayer))
     {
         attention = new InternLM2Attention(config);
-        feed_forward = GatedMlp.InternLM2(config);
+        feed_forward = new InternLM2FeedForward(config);
         attention_norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         ffn_norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         register_module(nameof(attention), attention);

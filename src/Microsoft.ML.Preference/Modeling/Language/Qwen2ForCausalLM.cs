@@ -68,7 +68,7 @@ public sealed class Qwen2DecoderLayer : DecoderLayer
     private readonly RmsNorm input_layernorm;
     private readonly Qwen2Attention self_attn;
     private readonly RmsNorm post_attention_layernorm;
-    private readonly GatedMlp mlp;
+    private readonly Qwen2Mlp mlp;
 
     /// <summary>Creates a layer.</summary>
     public Qwen2DecoderLayer(LanguageModelConfig config) : base(nameof(Qwen2DecoderLayer))
@@ -76,7 +76,7 @@ public sealed class Qwen2DecoderLayer : DecoderLayer
         input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         self_attn = new Qwen2Attention(config);
         post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        mlp = GatedMlp.Qwen2(config);
+        mlp = new Qwen2Mlp(config);
         register_module(nameof(self_attn), self_attn);
         register_module(nameof(mlp), mlp);
         register_module(nameof(input_layernorm), input_layernorm);
