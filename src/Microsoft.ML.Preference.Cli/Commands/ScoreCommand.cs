@@ -29,7 +29,8 @@ internal static class ScoreCommand
             [
                 ("logits", scored.Logits), ("token_logps", scored.TokenLogProbs), ("response_logps", scored.ResponseLogProbs),
             ]);
-            AnsiConsole.MarkupLineInterpolated($"wrote {parse.GetValue(output)}: logits [{string.Join(", ", scored.Logits.shape)}], response_logps [{string.Join(", ", scored.ResponseLogProbs.data<float>().ToArray().Select(v => v.ToString("F4")))}]");
+            AnsiConsole.WriteLine($"wrote {parse.GetValue(output)}: logits [{string.Join(", ", scored.Logits.shape)}], " +
+                $"response_logps [{string.Join(", ", scored.ResponseLogProbs.data<float>().ToArray().Select(v => v.ToString("F4")))}]");
         }));
         return command;
     }
