@@ -52,7 +52,7 @@ public static class InternVLModelFolder
         try
         {
             model.to(dtype);
-            ModuleCheckpoint.LoadInto(model, checkpoint, strict);
+            ModuleCheckpoint.LoadInto(model, checkpoint, strict, TiedHeadKeys(config));
             if (device is not null)
                 model.to(device);
             model.eval();
@@ -95,6 +95,14 @@ public static class InternVLModelFolder
             $"{folder}: no id for {SpecialTokenIds.ImageContextToken} in added_tokens.json, tokenizer.json or tokenizer_config.json, " +
             "and config.json has no img_context_token_id.");
     }
+
+    /// <summary>
+    /// With tie_word_embeddings the head is the embedding matrix; some exporters still write the head's copy
+    /// (InternVL2-1B's Qwen2 does), which Hugging Face then ignores. So do we.
+    /// </summary>
+    private static string[] TiedHeadKeys(InternVLConfig config) => config.Language.TieWordEmbeddings
+        ? ["language_model.lm_head.weight", "language_model.output.weight"]
+        : [];
 
     private static bool HasTokenizerFiles(string folder) =>
         new[] { "added_tokens.json", "tokenizer.json", "tokenizer_config.json" }.Any(f => File.Exists(Path.Combine(folder, f)));

@@ -84,14 +84,27 @@ public class InternVLModelFolderTests
         using var tmp = new TempFolder();
         using (var model = InternVLModelFolder.Load(TinyModelFixture.Folder("qwen2")))
             InternVLModelFolder.Save(model, tmp.Path);
-        // Claim a tied head: lm_head.weight becomes unexpected. Drop a layer: its keys become unexpected too.
         var config = JsonNode.Parse(File.ReadAllText(tmp.File("config.json")))!;
+
+        // A tied head: the saved lm_head.weight is ignored, as Hugging Face does, and the model loads.
         config["llm_config"]!["tie_word_embeddings"] = true;
+        tmp.Write("config.json", config.ToJsonString());
+        using (var tied = InternVLModelFolder.Load(tmp.Path))
+            Assert.DoesNotContain(tied.named_parameters(), p => p.name.Contains("lm_head", StringComparison.Ordinal));
+
+        // A third layer the checkpoint lacks: its keys are listed as missing.
         config["llm_config"]!["num_hidden_layers"] = 3;
+        config["llm_config"]!["tie_word_embeddings"] = false;
         tmp.Write("config.json", config.ToJsonString());
         var e = Assert.Throws<CheckpointMismatchException>(() => InternVLModelFolder.Load(tmp.Path));
-        Assert.Contains("language_model.lm_head.weight", e.UnexpectedKeys);
         Assert.Contains("language_model.model.layers.2.self_attn.q_proj.weight", e.MissingKeys);
+        Assert.Contains("layers.2", e.Message);
+
+        // A checkpoint tensor the module has no parameter for is unexpected.
+        config["llm_config"]!["num_hidden_layers"] = 1;
+        tmp.Write("config.json", config.ToJsonString());
+        e = Assert.Throws<CheckpointMismatchException>(() => InternVLModelFolder.Load(tmp.Path));
+        Assert.Contains("language_model.model.layers.1.self_attn.q_proj.weight", e.UnexpectedKeys);
     }
 }
 

@@ -15,17 +15,23 @@ public static class ModuleCheckpoint
     /// When true (the default) any missing or unexpected key is an error. Shape mismatches are an error
     /// either way, as in PyTorch's <c>load_state_dict</c>.
     /// </param>
+    /// <param name="ignoredKeys">
+    /// Checkpoint keys the module deliberately has no parameter for (a tied output head saved anyway): neither
+    /// loaded nor reported as unexpected.
+    /// </param>
     /// <exception cref="CheckpointMismatchException">
     /// Keys or shapes do not match; thrown before anything is copied, so the module is left unchanged.
     /// </exception>
-    public static CheckpointLoadResult LoadInto(torch.nn.Module module, CheckpointFolder folder, bool strict = true)
+    public static CheckpointLoadResult LoadInto(torch.nn.Module module, CheckpointFolder folder, bool strict = true,
+        IReadOnlyCollection<string>? ignoredKeys = null)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(folder);
         var state = module.state_dict();
 
         var missing = state.Keys.Where(k => !folder.Contains(k)).Order(StringComparer.Ordinal).ToArray();
-        var unexpected = folder.Names.Where(k => !state.ContainsKey(k)).Order(StringComparer.Ordinal).ToArray();
+        var unexpected = folder.Names.Where(k => !state.ContainsKey(k) && !(ignoredKeys?.Contains(k) ?? false))
+            .Order(StringComparer.Ordinal).ToArray();
         var shapes = new List<string>();
         foreach (var (key, tensor) in state)
         {
