@@ -49,20 +49,34 @@ public abstract class CausalLanguageModel : nn.Module
         return OutputLogits(hidden).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The final-norm hidden states [B, T, D].</summary>
-    public Tensor HiddenStates(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds = null)
+    /// <summary>
+    /// The final-norm hidden states [B, T, D]. With a <paramref name="cache"/>, the T new positions follow the
+    /// cache's: <paramref name="attentionMask"/> then covers past + T keys and positions default to past..past+T-1;
+    /// their keys and values are appended to the cache.
+    /// </summary>
+    public Tensor HiddenStates(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds = null, KvCache? cache = null)
     {
         using var scope = torch.NewDisposeScope();
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
+        long past = cache?.Length ?? 0, keys = past + t;
         var device = inputsEmbeds.device;
-        positionIds ??= torch.arange(t, device: device).unsqueeze(0).expand(b, t);
-        var (cos, sin) = Rope.Tables(positionIds, t);
-        var mask = AttentionMasks.CausalWithPadding(attentionMask, b, t, t, inputsEmbeds.dtype, device);
+        if (attentionMask is not null && attentionMask.shape[1] != keys)
+            throw new ArgumentException($"attention_mask covers {attentionMask.shape[1]} positions; the keys are {past} cached + {t} new.", nameof(attentionMask));
+        positionIds ??= (torch.arange(t, device: device) + past).unsqueeze(0).expand(b, t);
+        // Dynamic NTK sizes the RoPE base by the key length, as a fresh Hugging Face model does for this forward.
+        var (cos, sin) = Rope.Tables(positionIds, keys);
+        var mask = AttentionMasks.CausalWithPadding(attentionMask, b, t, keys, inputsEmbeds.dtype, device);
         var hidden = inputsEmbeds;
+        int index = 0;
         foreach (var layer in DecoderLayers)
-            hidden = layer.Forward(hidden, cos, sin, mask);
+            hidden = layer.Forward(hidden, cos, sin, mask, cache?[index++]);
+        cache?.Advance(t);
         return FinalNorm(hidden).MoveToOuterDisposeScope();
     }
+
+    /// <summary>A cache sized for <paramref name="capacity"/> positions of <paramref name="batch"/> rows, in the model's dtype.</summary>
+    public KvCache CreateCache(long batch, long capacity, Device device) =>
+        new(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, capacity, Config.HeadDim, EmbeddingDType, device);
 
     /// <summary>The decoder layers, in order.</summary>
     protected abstract IEnumerable<DecoderLayer> DecoderLayers { get; }
@@ -80,6 +94,6 @@ public abstract class DecoderLayer : nn.Module
     /// <summary>Names the layer.</summary>
     protected DecoderLayer(string name) : base(name) { }
 
-    /// <summary>Runs the layer on [B, T, D] with RoPE tables and an additive mask.</summary>
-    public abstract Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask);
+    /// <summary>Runs the layer on [B, T, D] with RoPE tables, an additive mask and, when generating, its cache slot.</summary>
+    public abstract Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache);
 }

@@ -89,10 +89,10 @@ public sealed class InternLM2DecoderLayer : DecoderLayer
     internal InternLM2Attention Attention => attention;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask)
+    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache)
     {
         using var scope = torch.NewDisposeScope();
-        hidden = hidden + attention.Forward(attention_norm.forward(hidden), cos, sin, mask);
+        hidden = hidden + attention.Forward(attention_norm.forward(hidden), cos, sin, mask, cache);
         hidden = hidden + feed_forward.forward(ffn_norm.forward(hidden));
         return hidden.MoveToOuterDisposeScope();
     }
@@ -136,13 +136,15 @@ public sealed class InternLM2Attention : nn.Module
         return (q.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Attention over [B, T, D] with RoPE tables and an additive mask.</summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask)
+    /// <summary>Attention over [B, T, D] with RoPE tables and an additive mask; keys and values go through the cache when given.</summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache = null)
     {
         using var scope = torch.NewDisposeScope();
         var (q, k, v) = Split(x);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is not null)
+            (k, v) = cache.Append(k, v);
         return wo.forward(GroupedQueryAttention.Attend(q, k, v, mask)).MoveToOuterDisposeScope();
     }
 }

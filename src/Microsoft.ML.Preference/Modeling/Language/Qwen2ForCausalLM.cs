@@ -84,10 +84,10 @@ public sealed class Qwen2DecoderLayer : DecoderLayer
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask)
+    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache)
     {
         using var scope = torch.NewDisposeScope();
-        hidden = hidden + self_attn.Forward(input_layernorm.forward(hidden), cos, sin, mask);
+        hidden = hidden + self_attn.Forward(input_layernorm.forward(hidden), cos, sin, mask, cache);
         hidden = hidden + mlp.forward(post_attention_layernorm.forward(hidden));
         return hidden.MoveToOuterDisposeScope();
     }
@@ -120,8 +120,8 @@ public sealed class Qwen2Attention : nn.Module
         register_module(nameof(o_proj), o_proj);
     }
 
-    /// <summary>Attention over [B, T, D] with RoPE tables and an additive mask.</summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask)
+    /// <summary>Attention over [B, T, D] with RoPE tables and an additive mask; keys and values go through the cache when given.</summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache = null)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -130,6 +130,8 @@ public sealed class Qwen2Attention : nn.Module
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is not null)
+            (k, v) = cache.Append(k, v);
         return o_proj.forward(GroupedQueryAttention.Attend(q, k, v, mask)).MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,52 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Preference.Generation;
+
+/// <summary>
+/// Picks the next token from float32 logits [B, V]: argmax when greedy, else temperature, top-k and top-p
+/// (nucleus) filtering as Hugging Face's logits warpers apply them, then a draw from a seeded generator.
+/// </summary>
+public sealed class TokenSampler : IDisposable
+{
+    private readonly GenerationOptions _options;
+    private readonly Generator? _generator;
+
+    /// <summary>Creates a sampler; its random stream is fixed by <see cref="GenerationOptions.Seed"/>.</summary>
+    public TokenSampler(GenerationOptions options, Device device)
+    {
+        options.Validate();
+        _options = options;
+        if (options.Sampling)
+            _generator = new Generator((ulong)options.Seed, device);
+    }
+
+    /// <summary>The next token id of every row [B].</summary>
+    public Tensor Next(Tensor logits)
+    {
+        using var scope = torch.NewDisposeScope();
+        if (_generator is null)
+            return logits.argmax(-1).MoveToOuterDisposeScope();
+        var scores = logits.to(ScalarType.Float32) / _options.Temperature;
+        if (_options.TopK > 0 && _options.TopK < scores.shape[^1])
+        {
+            var kth = scores.topk(_options.TopK, dim: -1).values.narrow(-1, _options.TopK - 1, 1);
+            scores = scores.masked_fill(scores < kth, float.NegativeInfinity);
+        }
+        if (_options.TopP < 1.0)
+        {
+            // HF TopPLogitsWarper: sort ascending, drop the tokens whose cumulative mass stays within 1 - p; keep the last.
+            var (sorted, order) = scores.sort(dim: -1, descending: false);
+            var cumulative = sorted.softmax(-1).cumsum(-1);
+            var drop = cumulative <= 1 - _options.TopP;
+            drop[.., -1] = torch.tensor(false);
+            var dropInVocabOrder = drop.scatter(-1, order, drop);
+            scores = scores.masked_fill(dropInVocabOrder, float.NegativeInfinity);
+        }
+        var probabilities = scores.softmax(-1);
+        return torch.multinomial(probabilities, 1, generator: _generator).squeeze(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _generator?.Dispose();
+}
