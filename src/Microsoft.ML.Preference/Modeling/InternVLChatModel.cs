@@ -33,6 +33,20 @@ public sealed class InternVLChatModel : nn.Module
     /// <summary>The projector (LayerNorm, Linear, GELU, Linear).</summary>
     public Sequential Projector => mlp1;
 
+    /// <summary>
+    /// Gradient checkpointing of the vision and decoder layers: activations are recomputed in backward, cutting
+    /// training memory to about one layer's activations per tower for roughly a third more compute.
+    /// </summary>
+    public bool GradientCheckpointing
+    {
+        get => vision_model.Encoder.GradientCheckpointing && language_model.GradientCheckpointing;
+        set
+        {
+            vision_model.Encoder.GradientCheckpointing = value;
+            language_model.GradientCheckpointing = value;
+        }
+    }
+
     /// <summary>Creates a model with freshly initialised weights.</summary>
     public InternVLChatModel(InternVLConfig config, long imageContextTokenId) : base(nameof(InternVLChatModel))
     {

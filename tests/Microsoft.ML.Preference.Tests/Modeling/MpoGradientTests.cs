@@ -12,15 +12,18 @@ namespace Microsoft.ML.Preference.Tests.Modeling;
 public class MpoGradientTests
 {
     [Theory]
-    [InlineData("qwen2")]
-    [InlineData("internlm2")]
-    public void MpoLossAndParameterGradientsMatch(string backbone)
+    [InlineData("qwen2", false)]
+    [InlineData("internlm2", false)]
+    [InlineData("qwen2", true)]      // gradient checkpointing must not change a single gradient
+    [InlineData("internlm2", true)]
+    public void MpoLossAndParameterGradientsMatch(string backbone, bool gradientCheckpointing)
     {
         using var f = new TinyModelFixture(backbone);
         using var reference = f.LoadReference();
         using var scope = torch.NewDisposeScope();
         var model = f.Policy;
         model.train();
+        model.GradientCheckpointing = gradientCheckpointing;
 
         var pairTiles = f.Case("pixel_values").index_select(0, f.Case("pref_tile_index"));
         var pixels = torch.cat([pairTiles, pairTiles]);
@@ -47,7 +50,11 @@ public class MpoGradientTests
         TinyModelFixture.AssertClose(f.Case("pref_expected_mpo_losses"), loss.Losses, 1e-4, "per-pair MPO losses");
 
         model.zero_grad();
+        long recomputedBefore = Microsoft.ML.Preference.Modeling.Layers.GradientCheckpoint.Recomputations;
         loss.Loss.backward();
+        long recomputed = Microsoft.ML.Preference.Modeling.Layers.GradientCheckpoint.Recomputations - recomputedBefore;
+        if (gradientCheckpointing)
+            Assert.True(recomputed >= 4, $"only {recomputed} layers were recomputed"); // 2 vision + 2 decoder layers
 
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var expectedNames = f.CaseNames.Where(n => n.StartsWith("pref_expected_grad.", StringComparison.Ordinal)).ToList();

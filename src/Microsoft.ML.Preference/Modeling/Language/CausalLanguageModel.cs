@@ -35,6 +35,9 @@ public abstract class CausalLanguageModel : nn.Module
     /// <summary>The input embeddings of <paramref name="inputIds"/> [B, T] → [B, T, D].</summary>
     public abstract Tensor EmbedTokens(Tensor inputIds);
 
+    /// <summary>Recompute each decoder layer in backward instead of keeping its activations (training only).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <summary>The embedding matrix's dtype (what image features are cast to before splicing).</summary>
     public abstract ScalarType EmbeddingDType { get; }
 
@@ -68,8 +71,14 @@ public abstract class CausalLanguageModel : nn.Module
         var mask = AttentionMasks.CausalWithPadding(attentionMask, b, t, keys, inputsEmbeds.dtype, device);
         var hidden = inputsEmbeds;
         int index = 0;
+        bool checkpoint = GradientCheckpointing && training && cache is null && torch.is_grad_enabled();
         foreach (var layer in DecoderLayers)
-            hidden = layer.Forward(hidden, cos, sin, mask, cache?[index++]);
+        {
+            var slot = cache?[index++];
+            hidden = checkpoint
+                ? GradientCheckpoint.Run((h, c) => layer.Forward(h, c[0], c[1], c[2], null), hidden, cos, sin, mask)
+                : layer.Forward(hidden, cos, sin, mask, slot);
+        }
         cache?.Advance(t);
         return FinalNorm(hidden).MoveToOuterDisposeScope();
     }

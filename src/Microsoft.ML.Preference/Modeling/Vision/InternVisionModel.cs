@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Microsoft.ML.Preference.Modeling.Configuration;
+using Microsoft.ML.Preference.Modeling.Layers;
 
 namespace Microsoft.ML.Preference.Modeling.Vision;
 
@@ -23,6 +24,9 @@ public sealed class InternVisionModel : nn.Module<Tensor, Tensor>
         register_module(nameof(embeddings), embeddings);
         register_module(nameof(encoder), encoder);
     }
+
+    /// <summary>The encoder (for options such as gradient checkpointing).</summary>
+    public InternVisionEncoder Encoder => encoder;
 
     /// <summary>The last layer's hidden state [tiles, 1 + patches, C].</summary>
     public override Tensor forward(Tensor pixelValues) => HiddenState(pixelValues, -1);
@@ -61,14 +65,18 @@ public sealed class InternVisionEncoder : nn.Module<Tensor, Tensor>
         register_module(nameof(layers), layers);
     }
 
+    /// <summary>Recompute each layer in backward instead of keeping its activations (training only).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => Run(x, layers.Count);
 
     /// <summary>Runs the first <paramref name="layerCount"/> layers.</summary>
     public Tensor Run(Tensor x, int layerCount)
     {
+        bool checkpoint = GradientCheckpointing && training && torch.is_grad_enabled();
         for (int i = 0; i < layerCount; i++)
-            x = layers[i].forward(x);
+            x = checkpoint ? GradientCheckpoint.Run(layers[i].forward, x) : layers[i].forward(x);
         return x;
     }
 }
