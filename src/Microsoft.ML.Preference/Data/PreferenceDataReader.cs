@@ -1,0 +1,82 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.Preference.Data;
+
+/// <summary>Reads the rows of a preference IDataView (after <see cref="PreferenceColumns.Validate"/>).</summary>
+public static class PreferenceDataReader
+{
+    /// <summary>
+    /// Every row, in order. Relative image paths are resolved against <paramref name="imageRoot"/> (the current
+    /// folder when null). Rows are read with one cursor, so a lazily loaded IDataView is read once.
+    /// </summary>
+    public static IEnumerable<PreferenceExample> Read(IDataView data, PreferenceColumns columns, string? imageRoot = null)
+    {
+        columns.Validate(data.Schema);
+        var needed = new List<DataViewSchema.Column>
+        {
+            data.Schema[columns.Prompt], data.Schema[columns.Chosen], data.Schema[columns.Rejected],
+        };
+        DataViewSchema.Column? imageColumn = columns.Image is null ? null : data.Schema[columns.Image];
+        if (imageColumn is not null)
+            needed.Add(imageColumn.Value);
+
+        using var cursor = data.GetRowCursor(needed);
+        var prompt = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[columns.Prompt]);
+        var chosen = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[columns.Chosen]);
+        var rejected = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[columns.Rejected]);
+        var images = ImageGetter(cursor, imageColumn, imageRoot);
+        ReadOnlyMemory<char> p = default, c = default, r = default;
+        long row = 0;
+        while (cursor.MoveNext())
+        {
+            prompt(ref p);
+            chosen(ref c);
+            rejected(ref r);
+            yield return new PreferenceExample(row, images(), p.ToString(), c.ToString(), r.ToString());
+            row++;
+        }
+    }
+
+    private static Func<IReadOnlyList<ImageSource>> ImageGetter(DataViewRowCursor cursor, DataViewSchema.Column? column, string? root)
+    {
+        if (column is null)
+            return () => [];
+        string Resolve(string path) => root is null || Path.IsPathRooted(path) ? path : Path.Combine(root, path);
+        switch (column.Value.Type)
+        {
+            case ImageDataViewType:
+            {
+                var get = cursor.GetGetter<MLImage>(column.Value);
+                return () =>
+                {
+                    MLImage image = null!;
+                    get(ref image);
+                    return image is null ? [] : [new ImageSource.InMemory(image)];
+                };
+            }
+            case TextDataViewType:
+            {
+                var get = cursor.GetGetter<ReadOnlyMemory<char>>(column.Value);
+                return () =>
+                {
+                    ReadOnlyMemory<char> path = default;
+                    get(ref path);
+                    var text = path.ToString().Trim();
+                    return text.Length == 0 ? [] : [new ImageSource.FromFile(Resolve(text))];
+                };
+            }
+            default:
+            {
+                var get = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(column.Value);
+                return () =>
+                {
+                    VBuffer<ReadOnlyMemory<char>> paths = default;
+                    get(ref paths);
+                    return paths.DenseValues().Select(x => x.ToString().Trim()).Where(x => x.Length > 0)
+                        .Select(x => (ImageSource)new ImageSource.FromFile(Resolve(x))).ToList();
+                };
+            }
+        }
+    }
+}

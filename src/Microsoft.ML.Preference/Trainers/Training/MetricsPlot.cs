@@ -1,0 +1,61 @@
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+using OxyPlot.SkiaSharp;
+
+namespace Microsoft.ML.Preference.Trainers.Training;
+
+/// <summary>Draws training curves to a PNG with OxyPlot (SkiaSharp renderer, coexisting with ImageAnalytics).</summary>
+public static class MetricsPlot
+{
+    /// <summary>
+    /// One panel per metric name in <paramref name="panels"/> (missing ones skipped), step on the x axis,
+    /// train and eval_ series together; written to <paramref name="path"/> as a PNG.
+    /// </summary>
+    public static void Write(string path, IReadOnlyList<TrainingMetrics> history, IReadOnlyList<string> panels, string title)
+    {
+        var present = panels.Where(p => history.Any(m => m.Values.ContainsKey(p) || m.Values.ContainsKey("eval_" + p))).ToList();
+        if (present.Count == 0)
+            return;
+        const int panelWidth = 520, panelHeight = 340;
+        int columns = Math.Min(3, present.Count);
+        int rows = (present.Count + columns - 1) / columns;
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(columns * panelWidth, rows * panelHeight + 40));
+        var canvas = surface.Canvas;
+        canvas.Clear(SkiaSharp.SKColors.White);
+        using (var titlePaint = new SkiaSharp.SKPaint { Color = SkiaSharp.SKColors.Black, TextSize = 22, IsAntialias = true })
+            canvas.DrawText(title, 12, 28, titlePaint);
+        for (int i = 0; i < present.Count; i++)
+        {
+            var model = Panel(present[i], history);
+            using var stream = new MemoryStream();
+            new PngExporter { Width = panelWidth, Height = panelHeight }.Export(model, stream);
+            using var panel = SkiaSharp.SKBitmap.Decode(stream.ToArray());
+            canvas.DrawBitmap(panel, (i % columns) * panelWidth, 40 + (i / columns) * panelHeight);
+        }
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var file = File.Create(path);
+        png.SaveTo(file);
+    }
+
+    private static PlotModel Panel(string metric, IReadOnlyList<TrainingMetrics> history)
+    {
+        var model = new PlotModel { Title = metric, Background = OxyColors.White };
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "step" });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left });
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.TopRight });
+        foreach (var (name, label) in new[] { (metric, "train"), ("eval_" + metric, "eval") })
+        {
+            var series = new LineSeries { Title = label, MarkerType = label == "eval" ? MarkerType.Circle : MarkerType.None };
+            foreach (var m in history)
+                if (m.Values.TryGetValue(name, out var v) && double.IsFinite(v))
+                    series.Points.Add(new DataPoint(m.Step, v));
+            if (series.Points.Count > 0)
+                model.Series.Add(series);
+        }
+        return model;
+    }
+}
