@@ -1,0 +1,171 @@
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Generation;
+using Microsoft.ML.Preference.Modeling.Lora;
+using Microsoft.ML.Preference.Trainers.Losses;
+using Microsoft.ML.Preference.Trainers.Training;
+
+namespace Microsoft.ML.Preference.Trainers;
+
+/// <summary>Where the reference model's log-probs come from.</summary>
+public enum ReferenceModelKind
+{
+    /// <summary>A frozen copy of the initial policy, loaded again from <see cref="MpoTrainer.Options.ModelPath"/>
+    /// (with LoRA: the base model with the adapters disabled, at no extra memory).</summary>
+    InitialPolicy,
+    /// <summary>A separate folder, <see cref="MpoTrainer.Options.ReferenceModelPath"/>.</summary>
+    SeparateFolder,
+}
+
+public sealed partial class MpoTrainer
+{
+    /// <summary>
+    /// Everything <see cref="MpoTrainer"/> reads. Defaults follow the MPO paper and TRL's DPOTrainer: the MPO loss
+    /// (sigmoid 0.8 + bco_pair 0.2 + sft 1.0, β 0.1), AdamW, cosine schedule with 10% warm-up, one epoch.
+    /// </summary>
+    public sealed class Options
+    {
+        /// <summary>The InternVL model folder to train (config.json, safetensors, tokenizer files). Required.</summary>
+        public string ModelPath { get; set; } = "";
+
+        /// <summary>Image column: MLImage, a path string, or a vector of paths; null for text-only data. Default "Image".</summary>
+        public string? ImageColumnName { get; set; } = "Image";
+
+        /// <summary>Question column (text; may hold &lt;image&gt; placeholders). Default "Prompt".</summary>
+        public string PromptColumnName { get; set; } = "Prompt";
+
+        /// <summary>Preferred response column (text). Default "Chosen".</summary>
+        public string ChosenColumnName { get; set; } = "Chosen";
+
+        /// <summary>Dispreferred response column (text). Default "Rejected".</summary>
+        public string RejectedColumnName { get; set; } = "Rejected";
+
+        /// <summary>Folder that relative image paths are resolved against; null = the current folder.</summary>
+        public string? ImageRoot { get; set; }
+
+        /// <summary>The loss: terms, β, label smoothing, BCO shift. Default <see cref="PreferenceLossOptions.Mpo"/>.</summary>
+        public PreferenceLossOptions Loss { get; set; } = PreferenceLossOptions.Mpo;
+
+        /// <summary>Train with ORPO (reference-free odds-ratio loss + NLL) instead of <see cref="Loss"/>. Default false.</summary>
+        public bool UseOrpo { get; set; }
+
+        /// <summary>Where the reference log-probs come from. Default <see cref="ReferenceModelKind.InitialPolicy"/>.</summary>
+        public ReferenceModelKind Reference { get; set; } = ReferenceModelKind.InitialPolicy;
+
+        /// <summary>The reference folder when <see cref="Reference"/> is <see cref="ReferenceModelKind.SeparateFolder"/>.</summary>
+        public string? ReferenceModelPath { get; set; }
+
+        /// <summary>Compute the reference log-probs of every row once before training and cache them on disk. Default false.</summary>
+        public bool PrecomputeReferenceLogProbs { get; set; }
+
+        /// <summary>Folder of that cache; null = "&lt;OutputDirectory&gt;/reference-cache".</summary>
+        public string? ReferenceCacheDirectory { get; set; }
+
+        /// <summary>TR-DPO: every this many optimiser steps the reference moves towards the policy (0 = off, the default).</summary>
+        public int ReferenceSyncSteps { get; set; }
+
+        /// <summary>TR-DPO's mixup α: ref ← α·policy + (1−α)·ref. Default 0.6 (TRL's ref_model_mixup_alpha).</summary>
+        public double ReferenceSyncMixup { get; set; } = 0.6;
+
+        /// <summary>LoRA adapters; null (default) trains the unfrozen weights themselves.</summary>
+        public LoraOptions? Lora { get; set; }
+
+        /// <summary>Merge the LoRA adapters into the weights of the returned transformer. Default true.</summary>
+        public bool MergeAdapterAfterTraining { get; set; } = true;
+
+        /// <summary>Keep the vision tower frozen. Default true (InternVL's MPO scripts freeze the backbone).</summary>
+        public bool FreezeVision { get; set; } = true;
+
+        /// <summary>Keep the mlp1 projector frozen. Default false.</summary>
+        public bool FreezeProjector { get; set; }
+
+        /// <summary>Keep the language model frozen. Default false.</summary>
+        public bool FreezeLanguageModel { get; set; }
+
+        /// <summary>Peak learning rate. Default 5e-6.</summary>
+        public double LearningRate { get; set; } = 5e-6;
+
+        /// <summary>AdamW β1. Default 0.9.</summary>
+        public double Beta1 { get; set; } = 0.9;
+
+        /// <summary>AdamW β2. Default 0.999.</summary>
+        public double Beta2 { get; set; } = 0.999;
+
+        /// <summary>AdamW ε. Default 1e-8.</summary>
+        public double Epsilon { get; set; } = 1e-8;
+
+        /// <summary>AdamW decoupled weight decay. Default 0.</summary>
+        public double WeightDecay { get; set; }
+
+        /// <summary>Decay after warm-up. Default cosine.</summary>
+        public LearningRateScheduleKind Schedule { get; set; } = LearningRateScheduleKind.Cosine;
+
+        /// <summary>Warm-up as a fraction of the optimiser steps. Default 0.1. Ignored when <see cref="WarmupSteps"/> is set.</summary>
+        public double WarmupRatio { get; set; } = 0.1;
+
+        /// <summary>Warm-up steps; null uses <see cref="WarmupRatio"/>.</summary>
+        public int? WarmupSteps { get; set; }
+
+        /// <summary>Pairs per forward pass. Default 4.</summary>
+        public int BatchSize { get; set; } = 4;
+
+        /// <summary>Forward passes per optimiser step. Default 1.</summary>
+        public int GradientAccumulationSteps { get; set; } = 1;
+
+        /// <summary>Gradient clipping by global norm; 0 or less disables it. Default 1.0.</summary>
+        public double MaxGradNorm { get; set; } = 1.0;
+
+        /// <summary>Passes over the data. Default 1.</summary>
+        public int NumberOfEpochs { get; set; } = 1;
+
+        /// <summary>Stop after this many optimiser steps (0 = run the epochs). Default 0.</summary>
+        public int MaxSteps { get; set; }
+
+        /// <summary>Seed of data order, dropout and initialisation; null = the MLContext's seed (or 0).</summary>
+        public int? Seed { get; set; }
+
+        /// <summary>Longest sequence in tokens (responses are truncated first, never image tokens). Default 4096.</summary>
+        public int MaxLength { get; set; } = 4096;
+
+        /// <summary>"float32" (default) or "bfloat16" weights; logits and losses are always float32.</summary>
+        public string DType { get; set; } = "float32";
+
+        /// <summary>"auto" (CUDA when present), "cpu", "cuda" or "cuda:N". Default "auto".</summary>
+        public string Device { get; set; } = "auto";
+
+        /// <summary>Recompute layer activations in backward to save memory. Default false.</summary>
+        public bool GradientCheckpointing { get; set; }
+
+        /// <summary>Encode each pair's image once for its chosen and rejected rows. Default true (same numbers, less work).</summary>
+        public bool ShareImageEncoding { get; set; } = true;
+
+        /// <summary>What to do with rows that cannot be used. Default <see cref="BadRowPolicy.Fail"/>.</summary>
+        public BadRowPolicy BadRows { get; set; } = BadRowPolicy.Fail;
+
+        /// <summary>Where checkpoints, metrics.jsonl and the curves PNG go; null keeps nothing on disk.</summary>
+        public string? OutputDirectory { get; set; }
+
+        /// <summary>Write a checkpoint every this many optimiser steps (0 = only at the end). Default 0.</summary>
+        public int SaveSteps { get; set; }
+
+        /// <summary>Resume from this checkpoint folder, or "latest" for the newest in <see cref="OutputDirectory"/>.</summary>
+        public string? ResumeFromCheckpoint { get; set; }
+
+        /// <summary>Evaluate on the validation set every this many steps (0 = only at the end). Default 0.</summary>
+        public int EvalSteps { get; set; }
+
+        /// <summary>Draw a console progress bar (Spectre.Console). Default true.</summary>
+        public bool ShowProgress { get; set; } = true;
+
+        /// <summary>Stops training at the next step boundary, after writing a checkpoint.</summary>
+        public CancellationToken CancellationToken { get; set; }
+
+        /// <summary>Receives every step's metrics (after the log channel and the JSONL file).</summary>
+        public IProgress<TrainingMetrics>? Progress { get; set; }
+
+        /// <summary>How the returned transformer answers: chain of thought (default) or direct.</summary>
+        public AnswerMode AnswerMode { get; set; } = AnswerMode.ChainOfThought;
+
+        /// <summary>Decoding of the returned transformer. Default greedy, 512 new tokens.</summary>
+        public GenerationOptions Generation { get; set; } = new();
+    }
+}

@@ -1,0 +1,53 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling;
+
+namespace Microsoft.ML.Preference.Trainers.Training;
+
+/// <summary>
+/// The concatenated forward of a preference batch: chosen and rejected rows in one pass. With
+/// <c>shareImages</c> each pair's tiles go through the vision tower once and the features are reused for both
+/// rows; otherwise the tiles are encoded twice, as TRL and InternVL do (cat([P, P])). Both give the same numbers.
+/// </summary>
+internal static class PolicyForward
+{
+    /// <summary>The completion log-probs of the 2B rows.</summary>
+    public static CompletionLogProbs LogProbs(InternVLChatModel model, PreferenceBatch batch, bool shareImages)
+    {
+        var output = Run(model, batch, shareImages);
+        output.LogitSums.Dispose();
+        return output.LogProbs;
+    }
+
+    /// <summary>
+    /// The completion log-probs and, per row, the sum of the logits over its completion positions and the whole
+    /// vocabulary (detached): TRL's logits/chosen and logits/rejected are those sums over count × V.
+    /// </summary>
+    public static (CompletionLogProbs LogProbs, Tensor LogitSums) Run(InternVLChatModel model, PreferenceBatch batch, bool shareImages)
+    {
+        using var scope = torch.NewDisposeScope();
+        var device = batch.InputIds.device;
+        Tensor vision;
+        if (batch.PairTiles is null)
+            vision = model.VisionTokens(null, null, device);
+        else if (shareImages)
+        {
+            var once = model.VisionTokens(batch.PairTiles, null, device);
+            vision = torch.cat([once, once]);
+        }
+        else
+            vision = model.VisionTokens(torch.cat([batch.PairTiles, batch.PairTiles]), null, device);
+        var embeds = model.InputEmbeddings(batch.InputIds, vision);
+        var logits = model.LanguageModel.Forward(embeds, batch.AttentionMask);
+        var lp = Modeling.LogProbs.Completion(logits, batch.Labels);
+        Tensor logitSums;
+        using (torch.no_grad())
+        {
+            long t = logits.shape[1] - 1;
+            var completion = batch.Labels.narrow(1, 1, t).ne(Modeling.LogProbs.IgnoreIndex).to(logits.dtype);
+            logitSums = (logits.narrow(1, 0, t).sum(-1) * completion).sum(1);
+        }
+        return (new CompletionLogProbs(lp.TokenLogProbs.MoveToOuterDisposeScope(), lp.Sums.MoveToOuterDisposeScope(), lp.Counts.MoveToOuterDisposeScope()),
+            logitSums.MoveToOuterDisposeScope());
+    }
+}

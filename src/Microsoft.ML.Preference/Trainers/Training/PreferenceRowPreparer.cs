@@ -1,0 +1,59 @@
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Text.Prompts;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Preference.Trainers.Training;
+
+/// <summary>
+/// Checks and tokenises preference rows, and tiles their images when a batch needs them. Every failure is a
+/// <see cref="BadRowException"/> with the row and a reason, so the trainer can fail or skip by policy.
+/// </summary>
+internal sealed class PreferenceRowPreparer
+{
+    private readonly VisionLanguageModel _vlm;
+
+    public PreferenceRowPreparer(VisionLanguageModel vlm) => _vlm = vlm;
+
+    /// <summary>Validates <paramref name="example"/> and tokenises it (images are decoded to size them).</summary>
+    public PreparedRow Prepare(PreferenceExample example)
+    {
+        long row = example.RowIndex;
+        if (string.IsNullOrWhiteSpace(example.Prompt))
+            throw new BadRowException(row, BadRowReason.EmptyText, "the prompt is empty");
+        if (string.IsNullOrWhiteSpace(example.Chosen))
+            throw new BadRowException(row, BadRowReason.EmptyText, "the chosen response is empty");
+        if (string.IsNullOrWhiteSpace(example.Rejected))
+            throw new BadRowException(row, BadRowReason.EmptyText, "the rejected response is empty");
+        if (example.Chosen.Trim() == example.Rejected.Trim())
+            throw new BadRowException(row, BadRowReason.ChosenEqualsRejected, "chosen and rejected are the same text");
+
+        var images = VisionLanguageModel.DecodeImages(example.Images, row);
+        var tiles = images.Select(i => _vlm.Images.Plan(i.Width, i.Height, images.Count).NumTiles).ToArray();
+        try
+        {
+            var pair = _vlm.Prompts.BuildPair(example.Prompt, example.Chosen, example.Rejected, tiles.Length == 0 ? null : tiles, row);
+            return new PreparedRow(example, tiles, pair);
+        }
+        catch (PromptTooLongException e)
+        {
+            throw new BadRowException(row, BadRowReason.TooLong, e.Message, e);
+        }
+        catch (PromptBuildException e)
+        {
+            throw new BadRowException(row, BadRowReason.ImagePlaceholderMismatch, e.Message, e);
+        }
+    }
+
+    /// <summary>The tiles of a prepared row [tiles, 3, S, S], or null for a text-only row.</summary>
+    public Tensor? Tiles(PreparedRow row)
+    {
+        if (row.Example.Images.Count == 0)
+            return null;
+        var images = VisionLanguageModel.DecodeImages(row.Example.Images, row.RowIndex);
+        using var tiles = _vlm.Images.ProcessRow(images);
+        if (!tiles.TilesPerImage.SequenceEqual(row.TilesPerImage))
+            throw new BadRowException(row.RowIndex, BadRowReason.CorruptImage, "an image changed size since the data was validated");
+        return tiles.PixelValues.clone();
+    }
+}
