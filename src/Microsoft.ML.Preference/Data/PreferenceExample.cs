@@ -58,7 +58,7 @@ public enum BadRowPolicy
 }
 
 /// <summary>A row that cannot be used, with the reason.</summary>
-public sealed class BadRowException : InvalidDataException
+public sealed class BadRowException : Exception
 {
     /// <summary>Creates the error for row <paramref name="rowIndex"/>.</summary>
     public BadRowException(long rowIndex, BadRowReason reason, string detail, Exception? inner = null)

@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Trainers.Losses;
+
+namespace Microsoft.ML.Preference.Trainers.Training;
+
+/// <summary>Everything one training run needs, assembled by <see cref="MpoTrainer"/>.</summary>
+internal sealed class TrainingSetup
+{
+    public required VisionLanguageModel Policy { get; init; }
+    public required IReadOnlyList<Parameter> Trainable { get; init; }
+    public required IReferenceLogProbs? Reference { get; init; }
+    public required PreferenceLoss Loss { get; init; }
+    public required IReadOnlyList<PreparedRow> Rows { get; init; }
+    public required IReadOnlyList<PreparedRow> ValidationRows { get; init; }
+    public required PreferenceRowPreparer Preparer { get; init; }
+    public required MpoTrainer.Options Options { get; init; }
+    public required int Seed { get; init; }
+    public required string DataFingerprint { get; init; }
+    public required Action<string, TrainingMetrics?> Report { get; init; }
+    public required Action<string> WriteCheckpointContents { get; init; }
+    public IReadOnlyDictionary<string, int> SkippedRows { get; init; } = new Dictionary<string, int>();
+    public string? ResumeCheckpoint { get; init; }
+}
+
+/// <summary>
+/// The optimisation loop: micro-batches of pairs in a seeded per-epoch order, gradient accumulation, clipping,
+/// AdamW with a warm-up schedule, TR-DPO reference syncs, evaluation, metrics under TRL's names, checkpoints
+/// (periodic, final and on cancellation) and exact resumption. The data position is a pure function of the
+/// step, so a checkpoint needs no cursor.
+/// </summary>
+internal sealed class PreferenceTrainingLoop
+{
+    private readonly TrainingSetup _s;
+    private readonly MpoTrainer.Options _o;
+    private readonly int _microBatchesPerEpoch;
+    private readonly Dictionary<int, int[]> _orders = new();
+
+    public PreferenceTrainingLoop(TrainingSetup setup)
+    {
+        _s = setup;
+        _o = setup.Options;
+        _microBatchesPerEpoch = (setup.Rows.Count + _o.BatchSize - 1) / _o.BatchSize;
+        int stepsPerEpoch = Math.Max(1, (_microBatchesPerEpoch + _o.GradientAccumulationSteps - 1) / _o.GradientAccumulationSteps);
+        TotalSteps = _o.MaxSteps > 0 ? _o.MaxSteps : stepsPerEpoch * _o.NumberOfEpochs;
+        StepsPerEpoch = stepsPerEpoch;
+    }
+
+    public int TotalSteps { get; }
+
+    public int StepsPerEpoch { get; }
+
+    public string? LastCheckpoint { get; private set; }
+
+    public IReadOnlyList<TrainingMetrics> History => _history;
+
+    private readonly List<TrainingMetrics> _history = new();
+
+    public void Run(Action<int, int>? stepProgress)
+    {
+        var policy = _s.Policy.Model;
+        using var optimizer = torch.optim.AdamW(_s.Trainable, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Epsilon, _o.WeightDecay);
+        var schedule = new LearningRateSchedule(_o.LearningRate,
+            _o.WarmupSteps ?? (int)Math.Ceiling(_o.WarmupRatio * TotalSteps), TotalSteps, _o.Schedule);
+        int start = 0;
+        if (_s.ResumeCheckpoint is { } resume)
+        {
+            var state = TrainingCheckpoint.ReadState(resume);
+            if (state.DataFingerprint != _s.DataFingerprint)
+                throw new InvalidOperationException($"{resume} was written for other data (fingerprint {state.DataFingerprint[..12]}…); resume with the same rows.");
+            TrainingCheckpoint.RestoreOptimizerAndRng(resume, optimizer);
+            if (state.Bco is not null)
+                _s.Loss.RunningMoments.Restore(state.Bco);
+            start = state.Step;
+            LastCheckpoint = resume;
+            _s.Report($"Resumed from {resume} at step {start} of {TotalSteps}.", null);
+        }
+        else
+        {
+            torch.manual_seed(_s.Seed);
+        }
+
+        policy.train();
+        for (int step = start; step < TotalSteps; step++)
+        {
+            if (_o.CancellationToken.IsCancellationRequested)
+            {
+                var saved = Save(step, optimizer);
+                throw new TrainingCanceledException(step, saved, _o.CancellationToken);
+            }
+            var metrics = Step(step, optimizer, schedule.RateAt(step));
+            _history.Add(metrics);
+            if (_o.ReferenceSyncSteps > 0 && (step + 1) % _o.ReferenceSyncSteps == 0 && _s.Reference is FrozenModelReference frozen)
+                frozen.SyncFrom(policy, _o.ReferenceSyncMixup);
+            bool last = step + 1 == TotalSteps;
+            if (_s.ValidationRows.Count > 0 && (last || (_o.EvalSteps > 0 && (step + 1) % _o.EvalSteps == 0)))
+                Evaluate(metrics);
+            _s.Report(metrics.Summary(), metrics);
+            stepProgress?.Invoke(step + 1, TotalSteps);
+            if (_o.OutputDirectory is not null && !last && _o.SaveSteps > 0 && (step + 1) % _o.SaveSteps == 0)
+                Save(step + 1, optimizer);
+        }
+        if (_o.OutputDirectory is not null)
+            Save(TotalSteps, optimizer);
+    }
+
+    private TrainingMetrics Step(int step, torch.optim.Optimizer optimizer, double learningRate)
+    {
+        foreach (var group in optimizer.ParamGroups)
+            group.LearningRate = learningRate;
+        optimizer.zero_grad();
+        var clock = Stopwatch.StartNew();
+        var sums = new MetricSums();
+        long tokens = 0;
+        for (int a = 0; a < _o.GradientAccumulationSteps; a++)
+        {
+            var rows = MicroBatch(step * _o.GradientAccumulationSteps + a);
+            using var scope = torch.NewDisposeScope();
+            using var batch = MakeBatch(rows);
+            tokens += batch.Tokens;
+            var loss = Forward(batch, sums, training: true);
+            double value = loss.item<float>();
+            if (!double.IsFinite(value))
+                throw new NonFiniteLossException(step + 1, "the loss", batch.RowIndices, LastCheckpoint);
+            (loss / _o.GradientAccumulationSteps).backward();
+        }
+        double gradNorm = torch.nn.utils.clip_grad_norm_(_s.Trainable, _o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
+        if (!double.IsFinite(gradNorm))
+        {
+            optimizer.zero_grad();
+            throw new NonFiniteLossException(step + 1, "the gradient norm", [], LastCheckpoint);
+        }
+        optimizer.step();
+        double seconds = clock.Elapsed.TotalSeconds;
+
+        var metrics = sums.ToMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, prefix: "");
+        metrics.Set("grad_norm", gradNorm);
+        metrics.Set("learning_rate", learningRate);
+        metrics.Set("tokens_per_second", tokens / seconds);
+        metrics.Set("step_seconds", seconds);
+        metrics.Set("peak_rss_gib", Runtime.ProcessMemory.PeakResidentBytes() / (1024.0 * 1024 * 1024));
+        return metrics;
+    }
+
+    /// <summary>One micro-batch's loss; its figures are added to <paramref name="sums"/>.</summary>
+    private Tensor Forward(PreferenceBatch batch, MetricSums sums, bool training, PreferenceLoss? lossOverride = null)
+    {
+        var (policyLp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding);
+        int b = batch.Pairs;
+        var pc = policyLp.Sums.narrow(0, 0, b);
+        var pr = policyLp.Sums.narrow(0, b, b);
+        var cc = policyLp.Counts.narrow(0, 0, b);
+        var rc = policyLp.Counts.narrow(0, b, b);
+        long vocab = _s.Policy.Model.Config.Language.VocabSize;
+        sums.Add("logits/chosen", logitSums.narrow(0, 0, b).sum().item<float>() / (cc.sum().item<long>() * (double)vocab), 1);
+        sums.Add("logits/rejected", logitSums.narrow(0, b, b).sum().item<float>() / (rc.sum().item<long>() * (double)vocab), 1);
+        sums.Add("logps/chosen", pc.mean().item<float>(), 1);
+        sums.Add("logps/rejected", pr.mean().item<float>(), 1);
+        // The SFT / NLL term: a token mean over all chosen completion tokens of the batch.
+        var nll = -pc.sum() / cc.sum().to(pc.dtype);
+        sums.Add("nll_loss", nll.item<float>(), 1);
+
+        if (_o.UseOrpo)
+        {
+            var avg = policyLp.Averages();
+            var orpo = OrpoLoss.Compute(avg.narrow(0, 0, b), avg.narrow(0, b, b), nll, _s.Loss.Options.Beta);
+            sums.Add("loss", orpo.Loss.item<float>(), 1);
+            sums.Add("log_odds_ratio", orpo.MeanLosses.item<float>(), 1);
+            AddRewards(sums, orpo.ChosenRewards, orpo.RejectedRewards);
+            return orpo.Loss;
+        }
+
+        var reference = _s.Reference!.Compute(batch);
+        var loss = lossOverride ?? _s.Loss;
+        var output = loss.Compute(new PreferenceLossInputs(pc, pr, reference.narrow(0, 0, b), reference.narrow(0, b, b), cc, rc));
+        sums.Add("loss", output.Loss.item<float>(), 1);
+        foreach (var term in output.Terms)
+            sums.Add($"losses/{term.Term.Type.ToTrlName()}", term.Mean.item<float>(), 1);
+        if (output.BcoDelta is double delta)
+            sums.Add("bco_delta", delta, 1);
+        AddRewards(sums, output.WeightedChosenRewards, output.WeightedRejectedRewards);
+        return output.Loss;
+    }
+
+    private static void AddRewards(MetricSums sums, Tensor chosen, Tensor rejected)
+    {
+        sums.Add("rewards/chosen", chosen.mean().item<float>(), 1);
+        sums.Add("rewards/rejected", rejected.mean().item<float>(), 1);
+        sums.Add("rewards/accuracies", (chosen > rejected).to(ScalarType.Float32).mean().item<float>(), 1);
+        sums.Add("rewards/margins", (chosen - rejected).mean().item<float>(), 1);
+    }
+
+    private void Evaluate(TrainingMetrics into)
+    {
+        var policy = _s.Policy.Model;
+        bool wasTraining = policy.training;
+        policy.eval();
+        try
+        {
+            // A copy of the BCO state: evaluation must not move the training run's δ.
+            var evalLoss = new PreferenceLoss(_s.Loss.Options, new BcoRunningMoments(_s.Loss.RunningMoments.Mode,
+                _s.Loss.RunningMoments.EmaDecay, _s.Loss.RunningMoments.GetState()));
+            var sums = new MetricSums();
+            using var noGrad = torch.no_grad();
+            for (int start = 0; start < _s.ValidationRows.Count; start += _o.BatchSize)
+            {
+                using var scope = torch.NewDisposeScope();
+                using var batch = MakeBatch(_s.ValidationRows.Skip(start).Take(_o.BatchSize).ToList());
+                Forward(batch, sums, training: false, evalLoss);
+            }
+            foreach (var (name, value) in sums.Means())
+                into.Set("eval_" + name, value);
+        }
+        finally
+        {
+            policy.train(wasTraining);
+        }
+    }
+
+    private PreferenceBatch MakeBatch(IReadOnlyList<PreparedRow> rows) =>
+        PreferenceBatch.Create(rows, _s.Preparer, _s.Policy.Prompts.Encoder.PadId, _s.Policy.Device);
+
+    /// <summary>The rows of global micro-batch <paramref name="index"/>: epoch e reads a permutation seeded by (seed, e).</summary>
+    private IReadOnlyList<PreparedRow> MicroBatch(int index)
+    {
+        int epoch = index / _microBatchesPerEpoch;
+        int within = index % _microBatchesPerEpoch;
+        if (!_orders.TryGetValue(epoch, out var order))
+        {
+            order = Enumerable.Range(0, _s.Rows.Count).ToArray();
+            new Random(HashCode.Combine(_s.Seed, epoch) & int.MaxValue).Shuffle(order);
+            _orders[epoch] = order;
+        }
+        return order.Skip(within * _o.BatchSize).Take(_o.BatchSize).Select(i => _s.Rows[i]).ToList();
+    }
+
+    private string? Save(int step, torch.optim.Optimizer optimizer)
+    {
+        if (_o.OutputDirectory is null)
+            return null;
+        var state = new TrainerState
+        {
+            Step = step,
+            TotalSteps = TotalSteps,
+            Seed = _s.Seed,
+            DataFingerprint = _s.DataFingerprint,
+            Rows = _s.Rows.Count,
+            Bco = _s.Loss.RunningMoments.GetState(),
+            HasAdapter = _o.Lora is not null,
+            HasReference = _o.ReferenceSyncSteps > 0,
+            SkippedRows = _s.SkippedRows.ToDictionary(kv => kv.Key, kv => kv.Value),
+            LastMetrics = _history.Count == 0 ? new() : _history[^1].Values.ToDictionary(kv => kv.Key, kv => kv.Value),
+        };
+        LastCheckpoint = TrainingCheckpoint.Save(_o.OutputDirectory, state, optimizer, _s.WriteCheckpointContents);
+        _s.Report($"Checkpoint written: {LastCheckpoint}", null);
+        return LastCheckpoint;
+    }
+
+    /// <summary>Running sums of per-micro-batch figures, averaged into a step's metrics.</summary>
+    private sealed class MetricSums
+    {
+        private readonly Dictionary<string, (double Sum, int Count)> _sums = new(StringComparer.Ordinal);
+
+        public void Add(string name, double value, int count)
+        {
+            var (s, c) = _sums.GetValueOrDefault(name);
+            _sums[name] = (s + value, c + count);
+        }
+
+        public IEnumerable<(string Name, double Mean)> Means() => _sums.Select(kv => (kv.Key, kv.Value.Sum / kv.Value.Count));
+
+        public TrainingMetrics ToMetrics(int step, double epoch, string prefix)
+        {
+            var m = new TrainingMetrics(step, epoch);
+            foreach (var (name, mean) in Means())
+                m.Set(prefix + name, mean);
+            return m;
+        }
+    }
+}

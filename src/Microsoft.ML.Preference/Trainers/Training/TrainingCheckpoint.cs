@@ -1,0 +1,104 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TorchSharp;
+using static TorchSharp.torch;
+using Microsoft.ML.Preference.Trainers.Losses;
+
+namespace Microsoft.ML.Preference.Trainers.Training;
+
+/// <summary>trainer_state.json: where a run is and what it needs to go on exactly.</summary>
+internal sealed record TrainerState
+{
+    [JsonPropertyName("step")] public int Step { get; init; }
+    [JsonPropertyName("total_steps")] public int TotalSteps { get; init; }
+    [JsonPropertyName("seed")] public int Seed { get; init; }
+    [JsonPropertyName("data_fingerprint")] public string DataFingerprint { get; init; } = "";
+    [JsonPropertyName("rows")] public int Rows { get; init; }
+    [JsonPropertyName("bco_running_moments")] public BcoRunningMomentsState? Bco { get; init; }
+    [JsonPropertyName("has_adapter")] public bool HasAdapter { get; init; }
+    [JsonPropertyName("has_reference")] public bool HasReference { get; init; }
+    [JsonPropertyName("skipped_rows")] public Dictionary<string, int> SkippedRows { get; init; } = new();
+    [JsonPropertyName("last_metrics")] public Dictionary<string, double> LastMetrics { get; init; } = new();
+}
+
+/// <summary>
+/// A training checkpoint folder: <c>model/</c> (full weights, a loadable HF folder) or <c>adapter/</c> (PEFT),
+/// <c>reference/</c> when TR-DPO moves the reference, <c>optimizer.bin</c> (AdamW moments and steps),
+/// <c>rng_state.bin</c> (torch's CPU generator) and <c>trainer_state.json</c> (step, BCO δ state, data fingerprint).
+/// Written into a temporary folder and renamed, so a crash never leaves a half checkpoint under the final name.
+/// </summary>
+internal static class TrainingCheckpoint
+{
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.bin";
+    public const string RngFile = "rng_state.bin";
+    public const string ModelFolder = "model";
+    public const string AdapterFolder = "adapter";
+    public const string ReferenceFolder = "reference";
+    private const string Prefix = "checkpoint-";
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public static string PathFor(string outputDirectory, int step) => System.IO.Path.Combine(outputDirectory, Prefix + step);
+
+    /// <summary>Writes a checkpoint: <paramref name="writeContents"/> fills the temporary folder, the rest is common.</summary>
+    public static string Save(string outputDirectory, TrainerState state, torch.optim.Optimizer optimizer, Action<string> writeContents)
+    {
+        var final = PathFor(outputDirectory, state.Step);
+        var temp = final + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(temp);
+        try
+        {
+            writeContents(temp);
+            using (var stream = File.Create(System.IO.Path.Combine(temp, OptimizerFile)))
+            using (var writer = new BinaryWriter(stream))
+                ((Modules.OptimizerHelper)optimizer).save_state_dict(writer);
+            using (var rng = torch.random.get_rng_state())
+                File.WriteAllBytes(System.IO.Path.Combine(temp, RngFile), rng.bytes.ToArray());
+            File.WriteAllText(System.IO.Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
+            if (Directory.Exists(final))
+                Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+            return final;
+        }
+        catch
+        {
+            if (Directory.Exists(temp))
+                Directory.Delete(temp, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>The folder named by <paramref name="resumeFrom"/>: a path, or "latest" in <paramref name="outputDirectory"/>.</summary>
+    public static string Resolve(string resumeFrom, string? outputDirectory)
+    {
+        if (!string.Equals(resumeFrom, "latest", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!File.Exists(System.IO.Path.Combine(resumeFrom, StateFile)))
+                throw new DirectoryNotFoundException($"ResumeFromCheckpoint '{resumeFrom}' is not a checkpoint folder (no {StateFile}).");
+            return resumeFrom;
+        }
+        if (outputDirectory is null || !Directory.Exists(outputDirectory))
+            throw new DirectoryNotFoundException("ResumeFromCheckpoint = 'latest' needs an OutputDirectory that holds checkpoints.");
+        var latest = Directory.EnumerateDirectories(outputDirectory, Prefix + "*")
+            .Select(d => (Dir: d, Ok: int.TryParse(System.IO.Path.GetFileName(d)[Prefix.Length..], out int s), Step: s))
+            .Where(x => x.Ok && File.Exists(System.IO.Path.Combine(x.Dir, StateFile)))
+            .OrderByDescending(x => x.Step)
+            .FirstOrDefault();
+        return latest.Dir ?? throw new DirectoryNotFoundException($"No checkpoint in {outputDirectory} to resume from.");
+    }
+
+    public static TrainerState ReadState(string checkpoint) =>
+        JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(System.IO.Path.Combine(checkpoint, StateFile)))
+        ?? throw new InvalidDataException($"{checkpoint}: {StateFile} is empty.");
+
+    public static void RestoreOptimizerAndRng(string checkpoint, torch.optim.Optimizer optimizer)
+    {
+        using (var stream = File.OpenRead(System.IO.Path.Combine(checkpoint, OptimizerFile)))
+        using (var reader = new BinaryReader(stream))
+            ((Modules.OptimizerHelper)optimizer).load_state_dict(reader);
+        var bytes = File.ReadAllBytes(System.IO.Path.Combine(checkpoint, RngFile));
+        using var rng = torch.tensor(bytes, dtype: ScalarType.Byte);
+        torch.random.set_rng_state(rng);
+    }
+}
