@@ -38,11 +38,34 @@ public sealed class PreferenceCatalog
     }
 }
 
-/// <summary>Trainers of <see cref="PreferenceCatalog"/>; members are added as each trainer is complete.</summary>
+/// <summary>Trainers of <see cref="PreferenceCatalog"/>.</summary>
 public sealed class PreferenceTrainers
 {
     internal MLContext Context { get; }
     internal PreferenceTrainers(MLContext context) => Context = context;
+
+    /// <summary>
+    /// Mixed Preference Optimization (MPO) with every option: the loss mix (any TRL preference loss), reference model,
+    /// LoRA, optimiser, schedule, checkpoints. See <see cref="Trainers.MpoTrainer.Options"/> for the defaults.
+    /// </summary>
+    public Trainers.MpoTrainer Mpo(Trainers.MpoTrainer.Options options) => new(Context, options);
+
+    /// <summary>MPO with the paper's defaults on an InternVL model folder and the named columns.</summary>
+    /// <param name="modelPath">The InternVL model folder to train.</param>
+    /// <param name="imageColumnName">Image column (MLImage, path or vector of paths); null for text-only data.</param>
+    /// <param name="promptColumnName">Question column.</param>
+    /// <param name="chosenColumnName">Preferred response column.</param>
+    /// <param name="rejectedColumnName">Dispreferred response column.</param>
+    /// <param name="numberOfEpochs">Passes over the data.</param>
+    /// <param name="learningRate">Peak learning rate.</param>
+    public Trainers.MpoTrainer Mpo(string modelPath, string? imageColumnName = "Image", string promptColumnName = "Prompt",
+        string chosenColumnName = "Chosen", string rejectedColumnName = "Rejected", int numberOfEpochs = 1, double learningRate = 5e-6) =>
+        new(Context, new Trainers.MpoTrainer.Options
+        {
+            ModelPath = modelPath, ImageColumnName = imageColumnName, PromptColumnName = promptColumnName,
+            ChosenColumnName = chosenColumnName, RejectedColumnName = rejectedColumnName, NumberOfEpochs = numberOfEpochs,
+            LearningRate = learningRate,
+        });
 }
 
 /// <summary>Data sources and pair-construction pipelines of <see cref="PreferenceCatalog"/>.</summary>

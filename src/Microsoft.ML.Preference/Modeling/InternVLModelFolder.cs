@@ -70,9 +70,19 @@ public static class InternVLModelFolder
     /// when given) into <paramref name="folder"/>, plus added_tokens.json for the image tokens when the folder has
     /// no tokenizer files of its own.
     /// </summary>
-    public static CheckpointSaveResult Save(InternVLChatModel model, string folder, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes, ScalarType? dtype = null)
+    /// <param name="model">The model.</param>
+    /// <param name="folder">Where to write; created if missing.</param>
+    /// <param name="maxShardBytes">Largest shard; more data is split into model-0000N-of-0000M files with an index.</param>
+    /// <param name="dtype">Storage dtype of floating-point weights; null keeps the parameters'.</param>
+    /// <param name="tokenizerSource">A model folder whose tokenizer files are copied along (so the result is self-contained).</param>
+    public static CheckpointSaveResult Save(InternVLChatModel model, string folder, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes,
+        ScalarType? dtype = null, string? tokenizerSource = null)
     {
         Directory.CreateDirectory(folder);
+        if (tokenizerSource is not null && Path.GetFullPath(tokenizerSource) != Path.GetFullPath(folder))
+            foreach (var name in TokenizerFiles)
+                if (File.Exists(Path.Combine(tokenizerSource, name)))
+                    File.Copy(Path.Combine(tokenizerSource, name), Path.Combine(folder, name), overwrite: true);
         model.Config.Save(folder);
         var result = ModuleCheckpoint.Save(model, folder, maxShardBytes, dtype);
         if (!HasTokenizerFiles(folder))
@@ -95,6 +105,13 @@ public static class InternVLModelFolder
             $"{folder}: no id for {SpecialTokenIds.ImageContextToken} in added_tokens.json, tokenizer.json or tokenizer_config.json, " +
             "and config.json has no img_context_token_id.");
     }
+
+    /// <summary>The files of a folder that belong to its tokenizer and chat settings (never code).</summary>
+    public static IReadOnlyList<string> TokenizerFiles { get; } =
+    [
+        "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
+        "special_tokens_map.json", "generation_config.json",
+    ];
 
     /// <summary>
     /// With tie_word_embeddings the head is the embedding matrix; some exporters still write the head's copy

@@ -19,7 +19,7 @@ internal static class SwiGlu
     public static Tensor Forward(Linear gate, Linear up, Linear down, Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return down.forward(nn.functional.silu(gate.forward(x)) * up.forward(x)).MoveToOuterDisposeScope();
+        return down.call(nn.functional.silu(gate.call(x)) * up.call(x)).MoveToOuterDisposeScope();
     }
 }
 

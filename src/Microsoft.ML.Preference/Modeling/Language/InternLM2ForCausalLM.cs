@@ -129,7 +129,7 @@ public sealed class InternLM2Attention : nn.Module
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         int groups = _heads / _kvHeads;
-        var packed = wqkv.forward(x).view(b, t, _kvHeads, groups + 2, _headDim);
+        var packed = wqkv.call(x).view(b, t, _kvHeads, groups + 2, _headDim);
         var q = packed[.., .., .., ..groups, ..].reshape(b, t, _heads, _headDim).transpose(1, 2);
         var k = packed[.., .., .., groups, ..].transpose(1, 2);
         var v = packed[.., .., .., groups + 1, ..].transpose(1, 2);
@@ -145,6 +145,6 @@ public sealed class InternLM2Attention : nn.Module
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
             (k, v) = cache.Append(k, v);
-        return wo.forward(GroupedQueryAttention.Attend(q, k, v, mask)).MoveToOuterDisposeScope();
+        return wo.call(GroupedQueryAttention.Attend(q, k, v, mask)).MoveToOuterDisposeScope();
     }
 }

@@ -125,13 +125,13 @@ public sealed class Qwen2Attention : nn.Module
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var q = q_proj.call(x).view(b, t, _heads, _headDim).transpose(1, 2);
+        var k = k_proj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var v = v_proj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
             (k, v) = cache.Append(k, v);
-        return o_proj.forward(GroupedQueryAttention.Attend(q, k, v, mask)).MoveToOuterDisposeScope();
+        return o_proj.call(GroupedQueryAttention.Attend(q, k, v, mask)).MoveToOuterDisposeScope();
     }
 }

@@ -41,7 +41,7 @@ public sealed class InternAttention : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], n = x.shape[1], c = x.shape[2];
         long headDim = c / _heads;
-        var parts = qkv.forward(x).reshape(b, n, 3, _heads, headDim).permute(2, 0, 3, 1, 4);
+        var parts = qkv.call(x).reshape(b, n, 3, _heads, headDim).permute(2, 0, 3, 1, 4);
         Tensor q = parts[0], k = parts[1], v = parts[2];
         if (q_norm is not null && k_norm is not null)
         {
@@ -49,6 +49,6 @@ public sealed class InternAttention : nn.Module<Tensor, Tensor>
             k = k_norm.forward(k.transpose(1, 2).flatten(-2, -1)).view(b, n, _heads, headDim).transpose(1, 2);
         }
         var attended = nn.functional.scaled_dot_product_attention(q, k, v);
-        return proj.forward(attended.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
+        return proj.call(attended.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
     }
 }

@@ -24,6 +24,6 @@ public sealed class InternMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return fc2.forward(nn.functional.gelu(fc1.forward(x))).MoveToOuterDisposeScope();
+        return fc2.call(nn.functional.gelu(fc1.call(x))).MoveToOuterDisposeScope();
     }
 }

@@ -14,7 +14,7 @@ internal static class Fingerprints
     public static string Data(IEnumerable<PreparedRow> rows)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> number = stackalloc byte[8];
+        var number = new byte[8];
         void Add(long value)
         {
             BitConverter.TryWriteBytes(number, value);

@@ -52,7 +52,7 @@ internal static class TrainingCheckpoint
             writeContents(temp);
             using (var stream = File.Create(System.IO.Path.Combine(temp, OptimizerFile)))
             using (var writer = new BinaryWriter(stream))
-                ((Modules.OptimizerHelper)optimizer).save_state_dict(writer);
+                ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer);
             using (var rng = torch.random.get_rng_state())
                 File.WriteAllBytes(System.IO.Path.Combine(temp, RngFile), rng.bytes.ToArray());
             File.WriteAllText(System.IO.Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
@@ -96,7 +96,7 @@ internal static class TrainingCheckpoint
     {
         using (var stream = File.OpenRead(System.IO.Path.Combine(checkpoint, OptimizerFile)))
         using (var reader = new BinaryReader(stream))
-            ((Modules.OptimizerHelper)optimizer).load_state_dict(reader);
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader);
         var bytes = File.ReadAllBytes(System.IO.Path.Combine(checkpoint, RngFile));
         using var rng = torch.tensor(bytes, dtype: ScalarType.Byte);
         torch.random.set_rng_state(rng);

@@ -1,0 +1,300 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Modeling.Checkpoints;
+using Microsoft.ML.Preference.Modeling.Lora;
+using Microsoft.ML.Preference.Runtime;
+using Microsoft.ML.Preference.Trainers.Losses;
+using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
+using Microsoft.ML.Runtime;
+using Spectre.Console;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Preference.Trainers;
+
+/// <summary>
+/// Mixed Preference Optimization of an InternVL model on (image, prompt, chosen, rejected) rows: the estimator
+/// behind <c>mlContext.Preference.Trainers.Mpo(...)</c>. Fit trains and returns an <see cref="MpoTransformer"/>
+/// that answers with reasoning. Any TRL preference loss, or a weighted mix, can replace the MPO default.
+/// </summary>
+public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
+{
+    private readonly MLContext _context;
+    private readonly IHost _host;
+
+    /// <summary>The options it trains with.</summary>
+    public Options TrainerOptions { get; }
+
+    internal MpoTrainer(MLContext context, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _context = context;
+        _host = ((IHostEnvironment)context).Register(nameof(MpoTrainer));
+        TrainerOptions = options;
+        Validate(options);
+    }
+
+    private PreferenceColumns Columns => new(TrainerOptions.ImageColumnName, TrainerOptions.PromptColumnName,
+        TrainerOptions.ChosenColumnName, TrainerOptions.RejectedColumnName);
+
+    private static void Validate(Options o)
+    {
+        void Require(bool ok, string option, string rule)
+        {
+            if (!ok)
+                throw new ArgumentOutOfRangeException(option, $"MpoTrainer.Options.{option}: {rule}.");
+        }
+        Require(!string.IsNullOrWhiteSpace(o.ModelPath), nameof(o.ModelPath), "a model folder is required");
+        Require(o.BatchSize >= 1, nameof(o.BatchSize), $"must be at least 1, not {o.BatchSize}");
+        Require(o.GradientAccumulationSteps >= 1, nameof(o.GradientAccumulationSteps), "must be at least 1");
+        Require(o.NumberOfEpochs >= 1 || o.MaxSteps > 0, nameof(o.NumberOfEpochs), "must be at least 1 (or set MaxSteps)");
+        Require(o.MaxSteps >= 0, nameof(o.MaxSteps), "must be 0 (use the epochs) or positive");
+        Require(o.LearningRate > 0, nameof(o.LearningRate), "must be positive");
+        Require(o.WarmupRatio is >= 0 and <= 1, nameof(o.WarmupRatio), "must be in [0, 1]");
+        Require(o.MaxLength >= 16, nameof(o.MaxLength), "must be at least 16");
+        Require(o.DType is "float32" or "bfloat16", nameof(o.DType), "must be \"float32\" or \"bfloat16\"");
+        Require(o.ReferenceSyncMixup is > 0 and <= 1, nameof(o.ReferenceSyncMixup), "must be in (0, 1]");
+        Require(o.ReferenceSyncSteps >= 0, nameof(o.ReferenceSyncSteps), "must be 0 (off) or positive");
+        Require(o.Reference != ReferenceModelKind.SeparateFolder || !string.IsNullOrWhiteSpace(o.ReferenceModelPath),
+            nameof(o.ReferenceModelPath), "is required when Reference is SeparateFolder");
+        Require(o.ReferenceSyncSteps == 0 || (o.Lora is null && !o.PrecomputeReferenceLogProbs && !o.UseOrpo), nameof(o.ReferenceSyncSteps),
+            "TR-DPO moves a separate reference model: it cannot be combined with LoRA's adapter-disabled reference, precomputed log-probs or ORPO");
+        Require(!(o.FreezeVision && o.FreezeProjector && o.FreezeLanguageModel && o.Lora is null), nameof(o.FreezeLanguageModel),
+            "everything is frozen and there is no LoRA adapter: nothing would be trained");
+        o.Loss.Validate();
+        o.Generation.Validate();
+    }
+
+    /// <summary>The input columns must be present and of the right types; adds Response and Answer.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        SchemaShape.Column? Find(string name) => inputSchema.Where(c => c.Name == name).Select(c => (SchemaShape.Column?)c).LastOrDefault();
+        foreach (var name in new[] { TrainerOptions.PromptColumnName, TrainerOptions.ChosenColumnName, TrainerOptions.RejectedColumnName })
+        {
+            var column = Find(name) ?? throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{name}' is missing.");
+            if (column.ItemType is not TextDataViewType || column.Kind != SchemaShape.Column.VectorKind.Scalar)
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Input column '{name}' must be text, not {column.ItemType}.");
+        }
+        if (TrainerOptions.ImageColumnName is { } image && Find(image) is null)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{image}' is missing.");
+        return ResponseColumns.AddTo(_context, inputSchema);
+    }
+
+    /// <summary>Trains on <paramref name="input"/>.</summary>
+    public MpoTransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>Trains on <paramref name="trainData"/>, reporting eval_ metrics on <paramref name="validationData"/>.</summary>
+    public MpoTransformer Fit(IDataView trainData, IDataView? validationData)
+    {
+        ArgumentNullException.ThrowIfNull(trainData);
+        var o = TrainerOptions;
+        Columns.Validate(trainData.Schema);
+        if (validationData is not null)
+            Columns.Validate(validationData.Schema, "validation data");
+        using var channel = _host.Start("MPO training");
+        void Log(string message) => channel.Info(MessageSensitivity.None, message);
+
+        TorchRuntime.Initialize();
+        int seed = o.Seed ?? _host.Rand.Next();
+        var device = TorchDevices.Resolve(o.Device, "MpoTrainer.Options.Device");
+        var dtype = o.DType == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        torch.manual_seed(seed);
+
+        var vlm = VisionLanguageModel.Load(o.ModelPath, dtype, device, o.MaxLength);
+        LoraAdapter? adapter = null;
+        IReferenceLogProbs? reference = null;
+        try
+        {
+            Log($"Loaded {o.ModelPath} ({vlm.Model.Config.Language.Architecture}, {dtype}, {device}); seed {seed}.");
+            vlm.Model.GradientCheckpointing = o.GradientCheckpointing;
+            var checkpoint = o.ResumeFromCheckpoint is null ? null : TrainingCheckpoint.Resolve(o.ResumeFromCheckpoint, o.OutputDirectory);
+            Freeze(vlm.Model, o);
+            IReadOnlyList<Parameter> trainable;
+            if (o.Lora is not null)
+            {
+                adapter = checkpoint is null
+                    ? LoraAdapter.Attach(vlm.Model, o.Lora with { Seed = o.Lora.Seed == 0 ? seed : o.Lora.Seed })
+                    : LoraAdapter.Load(vlm.Model, Path.Combine(checkpoint, TrainingCheckpoint.AdapterFolder), trainable: true);
+                adapter.FreezeBaseModel();
+                trainable = adapter.parameters().ToList();
+            }
+            else
+            {
+                if (checkpoint is not null)
+                    ModuleCheckpoint.LoadInto(vlm.Model, Path.Combine(checkpoint, TrainingCheckpoint.ModelFolder));
+                trainable = vlm.Model.parameters().Where(p => p.requires_grad).ToList();
+            }
+            Log($"Training {trainable.Sum(p => p.numel()):N0} parameters" + (adapter is null ? "." : $" of a rank-{o.Lora!.Rank} LoRA adapter."));
+
+            var preparer = new PreferenceRowPreparer(vlm);
+            var skipped = new Dictionary<string, int>();
+            var rows = Prepare(trainData, preparer, o, skipped, Log);
+            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Log);
+            if (rows.Count == 0)
+                throw new InvalidOperationException("No usable training rows: " + (skipped.Count == 0 ? "the data is empty." : string.Join(", ", skipped.Select(kv => $"{kv.Value} {kv.Key}"))));
+
+            var loss = new PreferenceLoss(o.Loss);
+            reference = o.UseOrpo ? null : CreateReference(vlm, adapter, o, device, dtype, checkpoint);
+            if (reference is not null && o.PrecomputeReferenceLogProbs)
+            {
+                string key = o.Reference == ReferenceModelKind.SeparateFolder
+                    ? Fingerprints.ModelFolder(o.ReferenceModelPath!)
+                    : Fingerprints.ModelFolder(o.ModelPath, adapter is null ? "initial-policy" : "lora-base");
+                var cacheDir = o.ReferenceCacheDirectory ?? Path.Combine(o.OutputDirectory ?? Path.GetTempPath(), "reference-cache");
+                var source = reference;
+                reference = ReferenceLogProbCache.Build(rows.Concat(validationRows).ToList(), source, key, cacheDir,
+                    r => PreferenceBatch.Create(r, preparer, vlm.Prompts.Encoder.PadId, device), o.BatchSize, Log, null, o.CancellationToken);
+                if (source is not AdapterDisabledReference)
+                    source.Dispose(); // the frozen copy is no longer needed: free its memory before training
+            }
+            if (reference is not null)
+                Log($"Reference: {reference.Description}.");
+
+            var metricsPath = o.OutputDirectory is null ? null : Path.Combine(o.OutputDirectory, "metrics.jsonl");
+            using var metricsLog = new MetricsLog(metricsPath);
+            var progressChannel = _host.StartProgressChannel("MPO training");
+            var setup = new TrainingSetup
+            {
+                Policy = vlm,
+                Trainable = trainable,
+                Reference = reference,
+                Loss = loss,
+                Rows = rows,
+                ValidationRows = validationRows,
+                Preparer = preparer,
+                Options = o,
+                Seed = seed,
+                DataFingerprint = Fingerprints.Data(rows),
+                SkippedRows = skipped,
+                ResumeCheckpoint = checkpoint,
+                Report = (message, metrics) =>
+                {
+                    Log(message);
+                    if (metrics is null)
+                        return;
+                    metricsLog.Write(metrics);
+                    o.Progress?.Report(metrics);
+                },
+                WriteCheckpointContents = dir => WriteCheckpoint(dir, vlm, adapter, reference, o),
+            };
+            var loop = new PreferenceTrainingLoop(setup);
+            Log($"{rows.Count} pairs, {loop.StepsPerEpoch} steps per epoch, {loop.TotalSteps} steps (batch {o.BatchSize} x {o.GradientAccumulationSteps}).");
+            RunWithProgress(loop, o.ShowProgress, progressChannel);
+            progressChannel.Dispose();
+
+            if (o.OutputDirectory is not null && metricsLog.History.Count > 0)
+            {
+                var png = Path.Combine(o.OutputDirectory, "training-curves.png");
+                MetricsPlot.Write(png, metricsLog.History, TrainingMetricNames.Plotted, $"MPO training ({o.Loss.Terms.Count} loss terms, β {o.Loss.Beta})");
+                Log($"Curves: {png}");
+            }
+
+            reference?.Dispose();
+            reference = null;
+            if (adapter is not null && o.MergeAdapterAfterTraining)
+            {
+                adapter.Merge();
+                adapter.Detach();
+                adapter.Dispose();
+                adapter = null;
+            }
+            foreach (var p in vlm.Model.parameters())
+                p.requires_grad = false;
+            vlm.Model.eval();
+            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, o.Generation, o.ImageColumnName, o.PromptColumnName, metricsLog.History.ToList(), skipped);
+        }
+        catch
+        {
+            reference?.Dispose();
+            adapter?.Dispose();
+            vlm.Dispose();
+            throw;
+        }
+    }
+
+    private static void RunWithProgress(PreferenceTrainingLoop loop, bool console, IProgressChannel channel)
+    {
+        int done = 0;
+        channel.SetHeader(new ProgressHeader(["loss"], ["step"]), e =>
+        {
+            e.SetProgress(0, done, loop.TotalSteps);
+            if (loop.History.Count > 0)
+                e.SetMetric(0, loop.History[^1]["loss"]);
+        });
+        if (!console)
+        {
+            loop.Run((step, _) => done = step);
+            return;
+        }
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("MPO training", maxValue: loop.TotalSteps);
+                loop.Run((step, total) =>
+                {
+                    done = step;
+                    task.Value = step;
+                    var m = loop.History[^1];
+                    task.Description = $"step {step}/{total} loss {m["loss"]:F4} acc {m["rewards/accuracies"]:F2}";
+                });
+            });
+    }
+
+    private static void Freeze(InternVLChatModel model, Options o)
+    {
+        foreach (var (name, p) in model.named_parameters())
+        {
+            bool frozen = (o.FreezeVision && name.StartsWith("vision_model.", StringComparison.Ordinal))
+                          || (o.FreezeProjector && name.StartsWith("mlp1.", StringComparison.Ordinal))
+                          || (o.FreezeLanguageModel && name.StartsWith("language_model.", StringComparison.Ordinal));
+            p.requires_grad = !frozen;
+        }
+    }
+
+    private static IReferenceLogProbs CreateReference(VisionLanguageModel vlm, LoraAdapter? adapter, Options o, Device device, ScalarType dtype, string? checkpoint)
+    {
+        if (adapter is not null && o.Reference == ReferenceModelKind.InitialPolicy)
+            return new AdapterDisabledReference(vlm.Model, adapter, o.ShareImageEncoding);
+        var folder = o.Reference == ReferenceModelKind.SeparateFolder ? o.ReferenceModelPath! : o.ModelPath;
+        var model = InternVLModelFolder.Load(folder, dtype, device, imageContextTokenId: vlm.Model.ImageContextTokenId);
+        if (checkpoint is not null && Directory.Exists(Path.Combine(checkpoint, TrainingCheckpoint.ReferenceFolder)))
+            ModuleCheckpoint.LoadInto(model, Path.Combine(checkpoint, TrainingCheckpoint.ReferenceFolder));
+        return new FrozenModelReference(model, o.ShareImageEncoding,
+            o.Reference == ReferenceModelKind.SeparateFolder ? $"the frozen model in {folder}" : "a frozen copy of the initial policy");
+    }
+
+    private static void WriteCheckpoint(string dir, VisionLanguageModel vlm, LoraAdapter? adapter, IReferenceLogProbs? reference, Options o)
+    {
+        if (adapter is not null)
+            adapter.Save(Path.Combine(dir, TrainingCheckpoint.AdapterFolder));
+        else
+            InternVLModelFolder.Save(vlm.Model, Path.Combine(dir, TrainingCheckpoint.ModelFolder), tokenizerSource: vlm.Folder);
+        if (o.ReferenceSyncSteps > 0 && reference is FrozenModelReference frozen)
+            ModuleCheckpoint.Save(frozen.Model, Path.Combine(dir, TrainingCheckpoint.ReferenceFolder));
+    }
+
+    private static List<PreparedRow> Prepare(IDataView data, PreferenceRowPreparer preparer, Options o, Dictionary<string, int> skipped, Action<string> log)
+    {
+        var columns = new PreferenceColumns(o.ImageColumnName, o.PromptColumnName, o.ChosenColumnName, o.RejectedColumnName);
+        var rows = new List<PreparedRow>();
+        foreach (var example in PreferenceDataReader.Read(data, columns, o.ImageRoot))
+        {
+            o.CancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                rows.Add(preparer.Prepare(example));
+            }
+            catch (BadRowException e) when (o.BadRows == BadRowPolicy.Skip)
+            {
+                skipped[e.Reason.ToString()] = skipped.GetValueOrDefault(e.Reason.ToString()) + 1;
+            }
+        }
+        if (skipped.Count > 0)
+            log($"Skipped rows: {string.Join(", ", skipped.Select(kv => $"{kv.Key} {kv.Value}"))}.");
+        return rows;
+    }
+}

@@ -1,0 +1,187 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Generation;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Modeling.Lora;
+using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Preference;
+
+/// <summary>
+/// A trained vision-language model as an ML.NET transformer: Transform adds <c>Response</c> (the generated text,
+/// chain of thought by default) and <c>Answer</c> (its final answer) to rows with an image and a prompt.
+/// Save(dir)/Load(dir) write and read a Hugging Face folder; ML.NET's model zip cannot hold it.
+/// </summary>
+public sealed class MpoTransformer : ITransformer, IDisposable
+{
+    private const string SettingsFile = "mpo_transformer.json";
+    private readonly MLContext _context;
+    private LoraAdapter? _adapter;
+
+    internal MpoTransformer(MLContext context, VisionLanguageModel model, LoraAdapter? adapter, AnswerMode mode, GenerationOptions generation,
+        string? imageColumn, string promptColumn, IReadOnlyList<TrainingMetrics> history, IReadOnlyDictionary<string, int> skippedRows)
+    {
+        _context = context;
+        Model = model;
+        _adapter = adapter;
+        AnswerMode = mode;
+        Generation = generation;
+        ImageColumnName = imageColumn;
+        PromptColumnName = promptColumn;
+        TrainingHistory = history;
+        SkippedRows = skippedRows;
+    }
+
+    /// <summary>The model, tokenizer, templates and image processor.</summary>
+    public VisionLanguageModel Model { get; }
+
+    /// <summary>Chain of thought (default) or direct answers.</summary>
+    public AnswerMode AnswerMode { get; set; }
+
+    /// <summary>Decoding options.</summary>
+    public GenerationOptions Generation { get; set; }
+
+    /// <summary>The image column Transform reads (null: text-only prompts).</summary>
+    public string? ImageColumnName { get; set; }
+
+    /// <summary>The question column Transform reads.</summary>
+    public string PromptColumnName { get; set; }
+
+    /// <summary>Rows generated per batch in Transform. Default 8.</summary>
+    public int BatchSize { get; set; } = 8;
+
+    /// <summary>Every training step's metrics (empty for a loaded transformer).</summary>
+    public IReadOnlyList<TrainingMetrics> TrainingHistory { get; }
+
+    /// <summary>Rows the trainer skipped, by reason (with <see cref="BadRowPolicy.Skip"/>).</summary>
+    public IReadOnlyDictionary<string, int> SkippedRows { get; }
+
+    /// <summary>The LoRA adapter when it was kept separate (not merged), else null.</summary>
+    public LoraAdapter? Adapter => _adapter;
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => false;
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        return AppendedColumnsDataView.OutputSchema(inputSchema, [ResponseColumns.Response, ResponseColumns.Answer]);
+    }
+
+    /// <summary>Generation is batched over rows, so there is no row-to-row mapper: use Transform or Predict.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        throw new NotSupportedException("MpoTransformer generates in batches and has no row-to-row mapper; use Transform, Predict or CreatePredictionEngine.");
+
+    /// <summary>Generates a response for every row (eagerly, in batches) and returns the rows with Response and Answer.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        CheckInput(input.Schema);
+        var columns = new PreferenceColumns(ImageColumnName, PromptColumnName, PromptColumnName, PromptColumnName);
+        var requests = ReadQuestions(input, columns);
+        var results = Model.Answer(requests, AnswerMode, Generation, BatchSize);
+        var responses = results.Select(r => r.Text).ToArray();
+        var answers = responses.Select(r => AnswerExtractor.Extract(r, AnswerMode).Answer ?? "").ToArray();
+        return new AppendedColumnsDataView(input, [(ResponseColumns.Response, responses), (ResponseColumns.Answer, answers)]);
+    }
+
+    /// <summary>One question about an image file (or none): the response and its final answer.</summary>
+    public MpoPrediction Predict(string? imagePath, string question)
+    {
+        IReadOnlyList<ImageSource> images = imagePath is null ? [] : [new ImageSource.FromFile(imagePath)];
+        var result = Model.Answer([(images, question)], AnswerMode, Generation, 1)[0];
+        var extracted = AnswerExtractor.Extract(result.Text, AnswerMode);
+        return new MpoPrediction(result.Text, extracted.Answer, extracted.FormatFailure);
+    }
+
+    /// <summary>A PredictionEngine-style object for single rows.</summary>
+    public MpoPredictionEngine CreatePredictionEngine() => new(this);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
+        "MpoTransformer holds a TorchSharp model that ML.NET's model file cannot store. Call transformer.Save(directory) " +
+        "and MpoTransformer.Load(mlContext, directory) instead.");
+
+    /// <summary>
+    /// Writes a Hugging Face folder: the (merged) weights, config and tokenizer files, plus mpo_transformer.json with
+    /// the answer mode and generation options. With an unmerged adapter, only the adapter (PEFT format, in adapter/)
+    /// is written, with a reference to the base folder.
+    /// </summary>
+    public void Save(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var settings = new JsonObject
+        {
+            ["answer_mode"] = AnswerMode.ToString(),
+            ["image_column"] = ImageColumnName,
+            ["prompt_column"] = PromptColumnName,
+            ["generation"] = JsonSerializer.SerializeToNode(Generation),
+        };
+        if (_adapter is not null)
+        {
+            _adapter.Save(Path.Combine(directory, "adapter"));
+            settings["base_model"] = Path.GetFullPath(Model.Folder);
+            settings["adapter"] = "adapter";
+        }
+        else
+        {
+            InternVLModelFolder.Save(Model.Model, directory, tokenizerSource: Model.Folder);
+        }
+        File.WriteAllText(Path.Combine(directory, SettingsFile), settings.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Reads a folder written by <see cref="Save"/> (or any InternVL model folder, with default settings).</summary>
+    public static MpoTransformer Load(MLContext context, string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        var settingsPath = Path.Combine(directory, SettingsFile);
+        var settings = File.Exists(settingsPath) ? JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject() : new JsonObject();
+        string modelFolder = settings["base_model"]?.GetValue<string>() ?? directory;
+        var vlm = VisionLanguageModel.Load(modelFolder, dtype, device);
+        LoraAdapter? adapter = null;
+        if (settings["adapter"]?.GetValue<string>() is { } adapterFolder)
+            adapter = LoraAdapter.Load(vlm.Model, Path.Combine(directory, adapterFolder));
+        var mode = Enum.TryParse<AnswerMode>(settings["answer_mode"]?.GetValue<string>(), out var m) ? m : AnswerMode.ChainOfThought;
+        var generation = settings["generation"]?.Deserialize<GenerationOptions>() ?? new GenerationOptions();
+        return new MpoTransformer(context, vlm, adapter, mode, generation,
+            settings.ContainsKey("image_column") ? settings["image_column"]?.GetValue<string>() : "Image",
+            settings["prompt_column"]?.GetValue<string>() ?? "Prompt", [], new Dictionary<string, int>());
+    }
+
+    private void CheckInput(DataViewSchema schema)
+    {
+        var prompt = schema.GetColumnOrNull(PromptColumnName);
+        if (prompt is null || prompt.Value.Type is not TextDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(schema), $"MpoTransformer needs a text column '{PromptColumnName}' (the question).");
+        if (ImageColumnName is not null && schema.GetColumnOrNull(ImageColumnName) is null)
+            throw new ArgumentOutOfRangeException(nameof(schema), $"MpoTransformer needs the image column '{ImageColumnName}' (or set ImageColumnName to null).");
+    }
+
+    private static List<(IReadOnlyList<ImageSource>, string)> ReadQuestions(IDataView input, PreferenceColumns columns) =>
+        PreferenceDataReader.Read(input, columns).Select(e => (e.Images, e.Prompt)).ToList();
+
+    /// <summary>Frees the model (and adapter).</summary>
+    public void Dispose()
+    {
+        _adapter?.Dispose();
+        _adapter = null;
+        Model.Dispose();
+    }
+}
+
+/// <summary>A single prediction: the response, the extracted answer, or why none could be extracted.</summary>
+public sealed record MpoPrediction(string Response, string? Answer, string? FormatFailure);
+
+/// <summary>Single-row predictions in the manner of ML.NET's PredictionEngine.</summary>
+public sealed class MpoPredictionEngine
+{
+    private readonly MpoTransformer _transformer;
+
+    internal MpoPredictionEngine(MpoTransformer transformer) => _transformer = transformer;
+
+    /// <summary>Answers <paramref name="question"/> about the image at <paramref name="imagePath"/> (or none).</summary>
+    public MpoPrediction Predict(string? imagePath, string question) => _transformer.Predict(imagePath, question);
+}
