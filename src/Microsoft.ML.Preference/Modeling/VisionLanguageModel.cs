@@ -42,15 +42,24 @@ public sealed class VisionLanguageModel : IDisposable
     public Device Device => Model.parameters().First().device;
 
     /// <summary>Loads <paramref name="folder"/> (weights, tokenizer, template from config.json).</summary>
-    public static VisionLanguageModel Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null, int? maxLength = null)
+    /// <param name="folder">The model folder.</param>
+    /// <param name="dtype">Parameter dtype.</param>
+    /// <param name="device">Where the model goes (CPU when null).</param>
+    /// <param name="maxLength">Longest prompt + response in tokens (null: no limit).</param>
+    /// <param name="systemMessage">The system message of every prompt; null keeps the template's default.</param>
+    public static VisionLanguageModel Load(string folder, ScalarType dtype = ScalarType.Float32, Device? device = null, int? maxLength = null,
+        string? systemMessage = null)
     {
         var model = InternVLModelFolder.Load(folder, dtype, device);
         try
         {
             var tokenizer = ModelTokenizer.FromFolder(folder);
-            var prompts = PromptBuilder.ForModel(model.Config, tokenizer);
-            if (maxLength is int max)
-                prompts = new PromptBuilder(prompts.Template, prompts.Encoder, prompts.NumImageToken) { MaxLength = max };
+            var defaults = PromptBuilder.ForModel(model.Config, tokenizer);
+            var prompts = new PromptBuilder(defaults.Template, defaults.Encoder, defaults.NumImageToken)
+            {
+                MaxLength = maxLength,
+                SystemMessage = systemMessage,
+            };
             return new VisionLanguageModel(folder, model, tokenizer, prompts, new InternVLImageProcessor(model.Config));
         }
         catch

@@ -103,7 +103,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         var dtype = o.DType == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
         torch.manual_seed(seed);
 
-        var vlm = VisionLanguageModel.Load(o.ModelPath, dtype, device, o.MaxLength);
+        var vlm = VisionLanguageModel.Load(o.ModelPath, dtype, device, o.MaxLength, o.SystemMessage);
         LoraAdapter? adapter = null;
         IReferenceLogProbs? reference = null;
         try

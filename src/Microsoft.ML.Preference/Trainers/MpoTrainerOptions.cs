@@ -126,6 +126,9 @@ public sealed partial class MpoTrainer
         /// <summary>Longest sequence in tokens (responses are truncated first, never image tokens). Default 4096.</summary>
         public int MaxLength { get; set; } = 4096;
 
+        /// <summary>The system message of every prompt; null (default) keeps the chat template's own.</summary>
+        public string? SystemMessage { get; set; }
+
         /// <summary>"float32" (default) or "bfloat16" weights; logits and losses are always float32.</summary>
         public string DType { get; set; } = "float32";
 
@@ -152,6 +155,9 @@ public sealed partial class MpoTrainer
 
         /// <summary>Evaluate on the validation set every this many steps (0 = only at the end). Default 0.</summary>
         public int EvalSteps { get; set; }
+
+        /// <summary>Evaluate on the validation set before the first step too (TRL's eval_on_start), logged as step 0. Default false.</summary>
+        public bool EvaluateOnStart { get; set; }
 
         /// <summary>Draw a console progress bar (Spectre.Console). Default true.</summary>
         public bool ShowProgress { get; set; } = true;

@@ -13,7 +13,8 @@ public sealed class ToyRow
 }
 
 /// <summary>
-/// A toy preference task with a visual answer: a square of one colour; the chosen response names the colour, the
+/// A toy preference task with a visual answer: a square of one colour (filling most of the tile, so that a tiny
+/// random vision tower passes the colour on); the chosen response names the colour, the
 /// rejected one names another. A tiny random model starts near 50% reward accuracy and can learn it from the image.
 /// The folder holds the images and a tiny InternVL model made in code (with its own BPE tokenizer).
 /// </summary>
@@ -43,7 +44,7 @@ internal sealed class ToyPreferenceData : IDisposable
         {
             canvas.Clear(SKColors.White);
             using var paint = new SKPaint { Color = colour };
-            canvas.DrawRect(6 + variant * 4, 6 + variant * 3, 36, 36, paint);
+            canvas.DrawRect(variant * 2, variant * 2, 56 - variant * 4, 56 - variant * 4, paint);
         }
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         File.WriteAllBytes(path, data.ToArray());

@@ -84,6 +84,13 @@ internal sealed class PreferenceTrainingLoop
         }
 
         policy.train();
+        if (_o.EvaluateOnStart && start == 0 && _s.ValidationRows.Count > 0)
+        {
+            var before = new TrainingMetrics(0, 0);
+            Evaluate(before);
+            _history.Add(before);
+            _s.Report("Before training: " + string.Join(", ", before.Values.Select(kv => $"{kv.Key} {kv.Value:F4}")), before);
+        }
         for (int step = start; step < TotalSteps; step++)
         {
             if (_o.CancellationToken.IsCancellationRequested)
@@ -159,6 +166,9 @@ internal sealed class PreferenceTrainingLoop
         sums.Add("logits/rejected", logitSums.narrow(0, b, b).sum().item<float>() / (rc.sum().item<long>() * (double)vocab), 1);
         sums.Add("logps/chosen", pc.mean().item<float>(), 1);
         sums.Add("logps/rejected", pr.mean().item<float>(), 1);
+        // Not a TRL metric: how often the policy itself prefers the chosen response. Unlike rewards/accuracies it is
+        // meaningful at step 0, where the policy equals the reference and every reward is exactly 0.
+        sums.Add("logps/accuracies", (pc > pr).to(ScalarType.Float32).mean().item<float>(), 1);
         // The SFT / NLL term: a token mean over all chosen completion tokens of the batch.
         var nll = -pc.sum() / cc.sum().to(pc.dtype);
         sums.Add("nll_loss", nll.item<float>(), 1);

@@ -1,0 +1,97 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Modeling.Checkpoints;
+using Microsoft.ML.Preference.Trainers;
+using Microsoft.ML.Preference.Trainers.Losses;
+using Microsoft.ML.Preference.Tests.Modeling.Checkpoints;
+using TorchSharp;
+
+namespace Microsoft.ML.Preference.Tests.Trainers;
+
+/// <summary>The trainer end to end on the toy colour task.</summary>
+public class MpoTrainerLearningTests
+{
+    internal static MpoTrainer.Options Fast(ToyPreferenceData toy) => new()
+    {
+        ModelPath = toy.ModelPath, BatchSize = 4, LearningRate = 2e-3, WarmupRatio = 0, ShowProgress = false, Seed = 3,
+        MaxLength = 256, SystemMessage = "You are a helpful assistant.",
+    };
+
+    [Fact]
+    public void MpoRaisesHeldOutRewardAccuracyAndLeavesFrozenWeightsBitIdentical()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(toy.Rows(48, seed: 1));
+        var heldOut = ml.Data.LoadFromEnumerable(toy.Rows(24, seed: 2));
+        var options = Fast(toy);
+        options.NumberOfEpochs = 6;
+        options.LearningRate = 3e-3;
+        options.EvaluateOnStart = true;
+        using var model = ml.Preference.Trainers.Mpo(options).Fit(train, heldOut);
+
+        // At step 0 the policy is the reference: every implicit reward is 0 and TRL's accuracy (strict >) is 0.
+        Assert.Equal(0.0, model.TrainingHistory[0]["eval_rewards/accuracies"]);
+        var after = model.TrainingHistory[^1]["eval_rewards/accuracies"];
+        Assert.True(after >= 0.9, $"held-out reward accuracy after training {after:F2}");
+        // How often the policy itself prefers the chosen answer: a coin flip before, learned after.
+        var before = model.TrainingHistory[0]["eval_logps/accuracies"];
+        Assert.InRange(before, 0.2, 0.8);
+        Assert.True(model.TrainingHistory[^1]["eval_logps/accuracies"] >= 0.9);
+        Assert.True(model.TrainingHistory[^1]["loss"] < model.TrainingHistory[1]["loss"]);
+
+        // The vision tower is frozen by default: bit-identical to the checkpoint it came from.
+        using var original = CheckpointFolder.Open(toy.ModelPath);
+        foreach (var (name, p) in model.Model.Model.named_parameters().Where(p => p.name.StartsWith("vision_model.", StringComparison.Ordinal)))
+            Assert.True(original.Read(name).bytes.SequenceEqual(p.bytes), $"{name} changed");
+        // ... and the language model did train.
+        var head = model.Model.Model.named_parameters().Single(p => p.name == "language_model.lm_head.weight").parameter;
+        Assert.False(original.Read("language_model.lm_head.weight").bytes.SequenceEqual(head.bytes));
+    }
+
+    [Fact]
+    public void ReferenceVariantsAndSharedImageEncodingGiveTheSameRun()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(16, seed: 5));
+        double[] Losses(Action<MpoTrainer.Options> change)
+        {
+            var o = Fast(toy);
+            o.MaxSteps = 3;
+            o.ReferenceCacheDirectory = Path.Combine(toy.Root, "ref-cache");
+            change(o);
+            using var m = ml.Preference.Trainers.Mpo(o).Fit(data);
+            return m.TrainingHistory.Select(h => h["loss"]).ToArray();
+        }
+        var plain = Losses(o => o.ShareImageEncoding = false);
+        var shared = Losses(o => o.ShareImageEncoding = true);
+        var precomputed = Losses(o => o.PrecomputeReferenceLogProbs = true);
+        var cachedAgain = Losses(o => o.PrecomputeReferenceLogProbs = true); // second run reads the cache file
+        var separate = Losses(o => { o.Reference = ReferenceModelKind.SeparateFolder; o.ReferenceModelPath = toy.ModelPath; });
+        Assert.Single(Directory.GetFiles(Path.Combine(toy.Root, "ref-cache")));
+        foreach (var other in new[] { shared, precomputed, cachedAgain, separate })
+            for (int i = 0; i < plain.Length; i++)
+                Assert.Equal(plain[i], other[i], 1e-5);
+    }
+
+    [Fact]
+    public void EveryLossTypeAndOrpoTrainWithFiniteLosses()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(8, seed: 6));
+        foreach (var type in Enum.GetValues<PreferenceLossType>())
+        {
+            var o = Fast(toy);
+            o.MaxSteps = 1;
+            o.Loss = PreferenceLossOptions.Single(type, labelSmoothing: type is PreferenceLossType.Robust ? 0.1 : 0);
+            using var m = ml.Preference.Trainers.Mpo(o).Fit(data);
+            Assert.True(double.IsFinite(m.TrainingHistory[0]["loss"]), $"{type}: {m.TrainingHistory[0]["loss"]}");
+        }
+        var orpo = Fast(toy);
+        orpo.MaxSteps = 2;
+        orpo.UseOrpo = true;
+        using var orpoModel = ml.Preference.Trainers.Mpo(orpo).Fit(data);
+        Assert.All(orpoModel.TrainingHistory, h => Assert.True(double.IsFinite(h["loss"])));
+    }
+}
