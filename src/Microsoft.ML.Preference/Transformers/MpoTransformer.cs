@@ -119,6 +119,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
             ["answer_mode"] = AnswerMode.ToString(),
             ["image_column"] = ImageColumnName,
             ["prompt_column"] = PromptColumnName,
+            ["system_message"] = Model.Prompts.SystemMessage,
             ["generation"] = JsonSerializer.SerializeToNode(Generation),
         };
         if (_adapter is not null)
@@ -140,7 +141,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
         var settingsPath = Path.Combine(directory, SettingsFile);
         var settings = File.Exists(settingsPath) ? JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject() : new JsonObject();
         string modelFolder = settings["base_model"]?.GetValue<string>() ?? directory;
-        var vlm = VisionLanguageModel.Load(modelFolder, dtype, device);
+        var vlm = VisionLanguageModel.Load(modelFolder, dtype, device, systemMessage: settings["system_message"]?.GetValue<string>());
         LoraAdapter? adapter = null;
         if (settings["adapter"]?.GetValue<string>() is { } adapterFolder)
             adapter = LoraAdapter.Load(vlm.Model, Path.Combine(directory, adapterFolder));

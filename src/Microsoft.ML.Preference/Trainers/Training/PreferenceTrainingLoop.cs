@@ -128,7 +128,7 @@ internal sealed class PreferenceTrainingLoop
             using var scope = torch.NewDisposeScope();
             using var batch = MakeBatch(rows);
             tokens += batch.Tokens;
-            var loss = Forward(batch, sums, training: true);
+            var loss = Forward(batch, sums, training: true, step: step + 1);
             double value = loss.item<float>();
             if (!double.IsFinite(value))
                 throw new NonFiniteLossException(step + 1, "the loss", batch.RowIndices, LastCheckpoint);
@@ -153,9 +153,12 @@ internal sealed class PreferenceTrainingLoop
     }
 
     /// <summary>One micro-batch's loss; its figures are added to <paramref name="sums"/>.</summary>
-    private Tensor Forward(PreferenceBatch batch, MetricSums sums, bool training, PreferenceLoss? lossOverride = null)
+    private Tensor Forward(PreferenceBatch batch, MetricSums sums, bool training, PreferenceLoss? lossOverride = null, int step = 0)
     {
         var (policyLp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding);
+        // Checked before any loss state (the BCO running mean) can take the bad values in.
+        if (!policyLp.Sums.isfinite().all().item<bool>())
+            throw new NonFiniteLossException(step, "the policy log-probs", batch.RowIndices, LastCheckpoint);
         int b = batch.Pairs;
         var pc = policyLp.Sums.narrow(0, 0, b);
         var pr = policyLp.Sums.narrow(0, b, b);

@@ -1,0 +1,158 @@
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Modeling.Lora;
+using Microsoft.ML.Preference.Trainers;
+using Microsoft.ML.Preference.Trainers.Training;
+
+namespace Microsoft.ML.Preference.Tests.Trainers;
+
+/// <summary>Resumption, cancellation, bad rows, non-finite losses and schema errors.</summary>
+public class MpoTrainerRobustnessTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ResumedRunEqualsUninterruptedRun(bool lora)
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(24, seed: 7));
+        MpoTrainer.Options Options(string output)
+        {
+            var o = MpoTrainerLearningTests.Fast(toy);
+            o.MaxSteps = 5;
+            o.SaveSteps = 2;
+            o.OutputDirectory = Path.Combine(toy.Root, output);
+            if (lora)
+                o.Lora = new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0.1 }; // dropout: the RNG state must resume too
+            return o;
+        }
+        double[] full;
+        using (var m = ml.Preference.Trainers.Mpo(Options("full")).Fit(data))
+            full = m.TrainingHistory.Select(h => h["loss"]).ToArray();
+        Assert.True(File.Exists(Path.Combine(toy.Root, "full", "checkpoint-2", TrainingCheckpoint.StateFile)));
+        Assert.True(Directory.Exists(Path.Combine(toy.Root, "full", "checkpoint-2", lora ? "adapter" : "model")));
+
+        var resumed = Options("resumed");
+        resumed.ResumeFromCheckpoint = Path.Combine(toy.Root, "full", "checkpoint-2");
+        using var r = ml.Preference.Trainers.Mpo(resumed).Fit(data);
+        var tail = r.TrainingHistory.Select(h => h["loss"]).ToArray();
+        Assert.Equal(3, tail.Length);
+        for (int i = 0; i < 3; i++)
+            Assert.Equal(full[2 + i], tail[i], 1e-6);
+        Assert.Equal(3, r.TrainingHistory[0].Step);
+    }
+
+    [Fact]
+    public void CancellationStopsAtAStepBoundaryWithACheckpointThatResumes()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(24, seed: 7));
+        using var cts = new CancellationTokenSource();
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.MaxSteps = 6;
+        o.OutputDirectory = Path.Combine(toy.Root, "out");
+        o.CancellationToken = cts.Token;
+        o.Progress = new SynchronousProgress(m => { if (m.Step == 2) cts.Cancel(); });
+        var e = Assert.Throws<TrainingCanceledException>(() => ml.Preference.Trainers.Mpo(o).Fit(data));
+        Assert.Equal(2, e.Step);
+        Assert.Equal(Path.Combine(o.OutputDirectory, "checkpoint-2"), e.Checkpoint);
+        Assert.Contains("checkpoint-2", e.Message);
+
+        o.CancellationToken = default;
+        o.Progress = null;
+        o.ResumeFromCheckpoint = "latest";
+        using var resumed = ml.Preference.Trainers.Mpo(o).Fit(data);
+        Assert.Equal(Enumerable.Range(3, 4), resumed.TrainingHistory.Select(h => h.Step));
+    }
+
+    [Fact]
+    public void BadRowsFailWithTheRowOrAreSkippedAndCounted()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var rows = toy.Rows(12, seed: 8);
+        var corrupt = Path.Combine(toy.Root, "corrupt.png");
+        File.WriteAllBytes(corrupt, [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4, 5]);
+        rows[2].Image = Path.Combine(toy.Root, "missing.png");
+        rows[4].Image = corrupt;
+        rows[6].Chosen = "  ";
+        rows[8].Rejected = rows[8].Chosen;
+        rows[10].Prompt = "<image>\n<image>\nTwo placeholders, one image?";
+        var data = ml.Data.LoadFromEnumerable(rows);
+
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.MaxSteps = 1;
+        var e = Assert.Throws<BadRowException>(() => ml.Preference.Trainers.Mpo(o).Fit(data));
+        Assert.Equal(2, e.RowIndex);
+        Assert.Equal(BadRowReason.MissingImage, e.Reason);
+        Assert.Contains("Row 2", e.Message);
+        Assert.Contains("missing.png", e.Message);
+
+        o.BadRows = BadRowPolicy.Skip;
+        using var model = ml.Preference.Trainers.Mpo(o).Fit(data);
+        Assert.Equal(1, model.SkippedRows["MissingImage"]);
+        Assert.Equal(1, model.SkippedRows["CorruptImage"]);
+        Assert.Equal(1, model.SkippedRows["EmptyText"]);
+        Assert.Equal(1, model.SkippedRows["ChosenEqualsRejected"]);
+        Assert.Equal(1, model.SkippedRows["ImagePlaceholderMismatch"]);
+
+        // A row whose image tokens alone exceed MaxLength.
+        var tooLong = MpoTrainerLearningTests.Fast(toy);
+        tooLong.MaxSteps = 1;
+        tooLong.MaxLength = 16;
+        var e2 = Assert.Throws<BadRowException>(() => ml.Preference.Trainers.Mpo(tooLong).Fit(ml.Data.LoadFromEnumerable(toy.Rows(2, 9))));
+        Assert.Equal(BadRowReason.TooLong, e2.Reason);
+        Assert.Equal(0, e2.RowIndex);
+    }
+
+    [Fact]
+    public void NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.MaxSteps = 6;
+        o.SaveSteps = 1;
+        o.MaxGradNorm = 0;
+        o.LearningRate = 1e30; // the first update blows every trained weight up; the next forward is not finite
+        o.OutputDirectory = Path.Combine(toy.Root, "out");
+        var e = Assert.Throws<NonFiniteLossException>(() => ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(toy.Rows(24, 3))));
+        Assert.Equal(2, e.Step);
+        Assert.Equal(Path.Combine(o.OutputDirectory, "checkpoint-1"), e.LastCheckpoint);
+        Assert.Contains("not finite", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(o.OutputDirectory, "checkpoint-2")));
+    }
+
+    [Fact]
+    public void SchemaAndOptionErrorsNameTheColumnOrOption()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(4, 1));
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.ChosenColumnName = "Preferred";
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Trainers.Mpo(o).Fit(data));
+        Assert.Contains("'Preferred'", e.Message);
+
+        var numeric = ml.Data.LoadFromEnumerable(new[] { new { Image = "x.png", Prompt = 1f, Chosen = "a", Rejected = "b" } });
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Trainers.Mpo(MpoTrainerLearningTests.Fast(toy)).Fit(numeric));
+        Assert.Contains("'Prompt'", e.Message);
+        Assert.Contains("not text", e.Message);
+
+        var bad = MpoTrainerLearningTests.Fast(toy);
+        bad.BatchSize = 0;
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Trainers.Mpo(bad));
+        Assert.Contains("BatchSize", e.Message);
+        var trdpoWithLora = MpoTrainerLearningTests.Fast(toy);
+        trdpoWithLora.ReferenceSyncSteps = 2;
+        trdpoWithLora.Lora = new LoraOptions();
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Trainers.Mpo(trdpoWithLora));
+        Assert.Contains("ReferenceSyncSteps", e.Message);
+    }
+
+    private sealed class SynchronousProgress(Action<TrainingMetrics> report) : IProgress<TrainingMetrics>
+    {
+        public void Report(TrainingMetrics value) => report(value);
+    }
+}
