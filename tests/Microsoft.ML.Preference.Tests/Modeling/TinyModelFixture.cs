@@ -23,7 +23,6 @@ internal sealed class TinyModelFixture : IDisposable
     public TinyModelFixture(string backbone, string casesFile = "cases.safetensors")
     {
         TorchRuntime.Initialize();
-        torch.set_num_threads(1);
         Directory = Folder(backbone);
         Policy = InternVLModelFolder.Load(Directory);
         _cases = SafetensorsFile.Open(Path.Combine(Directory, casesFile));

@@ -24,7 +24,7 @@ public class MpoTrainerLearningTests
         var train = ml.Data.LoadFromEnumerable(toy.Rows(48, seed: 1));
         var heldOut = ml.Data.LoadFromEnumerable(toy.Rows(24, seed: 2));
         var options = Fast(toy);
-        options.NumberOfEpochs = 6;
+        options.NumberOfEpochs = 8;
         options.LearningRate = 3e-3;
         options.EvaluateOnStart = true;
         using var model = ml.Preference.Trainers.Mpo(options).Fit(train, heldOut);
