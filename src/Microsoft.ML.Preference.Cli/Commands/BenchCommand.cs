@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Microsoft.ML.Preference.Cli.Benchmarks;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using Spectre.Console;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
@@ -15,6 +18,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Benchmarks on the benchmark configuration (bench/bench-config.json).");
         bench.Subcommands.Add(Forward());
         bench.Subcommands.Add(Generate());
+        bench.Subcommands.Add(Train());
         return bench;
     }
 
@@ -61,6 +65,57 @@ internal static class BenchCommand
             table.AddRow("decode", $"{r.DecodeSeconds * 1000:F1} ms for {r.NewTokens - 1} steps = {r.DecodeTokensPerSecond:F0} tokens/s ({r.DecodeSeconds * 1000 / (r.NewTokens - 1):F2} ms/step for the batch)");
             table.AddRow("peak RSS", $"{r.PeakRssBytes / (1024.0 * 1024 * 1024):F2} GiB");
             AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Train()
+    {
+        var config = ConfigOption();
+        var variant = new Option<string?>("--variant") { Description = "run one variant in this process and print it as JSON (used by the parent run)" };
+        var command = new Command("train", "Seconds per MPO step, tokens/s, peak RSS and fraction of the GEMM roof for four variants " +
+            "(plain, shared image encoding, precomputed reference, both), each in its own process so peak memory is its own.") { config, variant };
+        command.SetAction(parse =>
+        {
+            var bench = BenchConfig.Load(parse.GetValue(config)!);
+            if (parse.GetValue(variant) is { } one)
+            {
+                var r = TrainStepBenchmark.Run(bench, Enum.Parse<TrainStepVariant>(one, ignoreCase: true));
+                Console.WriteLine("RESULT " + JsonSerializer.Serialize(r));
+                return 0;
+            }
+            AnsiConsole.WriteLine($"bench train: {bench.Pairs} pairs, {bench.Sequences} x {bench.SequenceLength} tokens, MPO loss, AdamW over every parameter, float32, cpu, {bench.Threads} threads");
+            double gemm = GemmRoof.MeasureGflops();
+            AnsiConsole.WriteLine($"GEMM 2048^3 fp32: {gemm:F1} GFLOP/s; a step holds {bench.MatmulGflopPerStep} GFLOP of matrix work (policy forward, 2x backward, reference forward)");
+            var results = new List<TrainStepResult>();
+            foreach (var v in Enum.GetValues<TrainStepVariant>())
+            {
+                var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+                foreach (var a in Environment.GetCommandLineArgs().Skip(1).Where(a => !a.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)))
+                    psi.ArgumentList.Add(a);
+                if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+                    psi.ArgumentList.Insert(0, typeof(Program).Assembly.Location);
+                psi.ArgumentList.Add("--variant");
+                psi.ArgumentList.Add(v.ToString());
+                using var p = Process.Start(psi)!;
+                var output = p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                var line = output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
+                    ?? throw new InvalidOperationException($"variant {v} printed no result:\n{output}");
+                results.Add(JsonSerializer.Deserialize<TrainStepResult>(line["RESULT ".Length..])!);
+            }
+            var plain = results[0].MedianSeconds;
+            var table = new Table().AddColumns("variant", "median step", "tokens/s", "GFLOP/s (plain-step work)", "of GEMM roof", "vs plain", "peak RSS", "loss after 7 steps");
+            foreach (var r in results)
+            {
+                double achieved = bench.MatmulGflopPerStep / r.MedianSeconds;
+                table.AddRow(r.Variant.ToString(), $"{r.MedianSeconds * 1000:F0} ms", $"{r.Tokens / r.MedianSeconds:F0}", $"{achieved:F1}",
+                    $"{achieved / gemm:P1}", $"{r.MedianSeconds / plain:F2}x", $"{r.PeakRssBytes / (1024.0 * 1024 * 1024):F2} GiB",
+                    r.FinalLoss.ToString("F4", CultureInfo.InvariantCulture));
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.WriteLine("GFLOP/s counts the plain step's matrix work for every variant, so faster variants can exceed the roof: they skip work.");
             return 0;
         });
         return command;

@@ -40,8 +40,10 @@ public static class LogProbs
         var mask = targets.ne(ignoreIndex);
         // gather cannot take −100: point ignored positions at token 0, then zero them by the mask.
         var safeTargets = targets.masked_fill(mask.logical_not(), 0);
-        var tokenLogps = shiftedLogits.to_type(ScalarType.Float32).log_softmax(-1)
-            .gather(-1, safeTargets.unsqueeze(-1)).squeeze(-1);
+        // log p = logit[target] − logsumexp(logits): the same number as gathering from log_softmax, without a
+        // second [B, T, V] tensor (and its gradient) — TRL's selective_log_softmax does the same.
+        var scores = shiftedLogits.to_type(ScalarType.Float32);
+        var tokenLogps = scores.gather(-1, safeTargets.unsqueeze(-1)).squeeze(-1) - scores.logsumexp(-1);
         var zeros = torch.zeros_like(tokenLogps);
         var masked = torch.where(mask, tokenLogps, zeros);
         return new CompletionLogProbs(

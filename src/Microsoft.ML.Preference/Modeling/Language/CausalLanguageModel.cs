@@ -57,7 +57,17 @@ public abstract class CausalLanguageModel : nn.Module
     /// cache's: <paramref name="attentionMask"/> then covers past + T keys and positions default to past..past+T-1;
     /// their keys and values are appended to the cache.
     /// </summary>
-    public Tensor HiddenStates(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds = null, KvCache? cache = null)
+    /// <param name="inputsEmbeds">[B, T, D] input embeddings.</param>
+    /// <param name="attentionMask">[B, past + T], 1 = token, 0 = padding; null = no padding.</param>
+    /// <param name="positionIds">[B, T] positions; null = past..past+T-1.</param>
+    /// <param name="cache">The KV cache of a generation, or null.</param>
+    /// <param name="exactPaddingRows">
+    /// True (default) computes padded positions exactly as Hugging Face does. False lets a right-padded batch use
+    /// plain causal attention (real positions are unchanged, pad positions are not), which is faster and needs
+    /// less memory: training uses it, since pad positions carry no label.
+    /// </param>
+    public Tensor HiddenStates(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds = null, KvCache? cache = null,
+        bool exactPaddingRows = true)
     {
         using var scope = torch.NewDisposeScope();
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
@@ -68,7 +78,8 @@ public abstract class CausalLanguageModel : nn.Module
         positionIds ??= (torch.arange(t, device: device) + past).unsqueeze(0).expand(b, t);
         // Dynamic NTK sizes the RoPE base by the key length, as a fresh Hugging Face model does for this forward.
         var (cos, sin) = Rope.Tables(positionIds, keys);
-        var mask = AttentionMasks.CausalWithPadding(attentionMask, b, t, keys, inputsEmbeds.dtype, device);
+        bool causalOnly = cache is null && (attentionMask is null || (!exactPaddingRows && AttentionMasks.IsRightPadded(attentionMask)));
+        var mask = causalOnly ? null : AttentionMasks.CausalWithPadding(attentionMask, b, t, keys, inputsEmbeds.dtype, device);
         var hidden = inputsEmbeds;
         int index = 0;
         bool checkpoint = GradientCheckpointing && training && cache is null && torch.is_grad_enabled();
@@ -76,7 +87,9 @@ public abstract class CausalLanguageModel : nn.Module
         {
             var slot = cache?[index++];
             hidden = checkpoint
-                ? GradientCheckpoint.Run((h, c) => layer.Forward(h, c[0], c[1], c[2], null), hidden, cos, sin, mask)
+                ? (mask is null
+                    ? GradientCheckpoint.Run((h, c) => layer.Forward(h, c[0], c[1], null, null), hidden, cos, sin)
+                    : GradientCheckpoint.Run((h, c) => layer.Forward(h, c[0], c[1], c[2], null), hidden, cos, sin, mask))
                 : layer.Forward(hidden, cos, sin, mask, slot);
         }
         cache?.Advance(t);
@@ -104,5 +117,5 @@ public abstract class DecoderLayer : nn.Module
     protected DecoderLayer(string name) : base(name) { }
 
     /// <summary>Runs the layer on [B, T, D] with RoPE tables, an additive mask and, when generating, its cache slot.</summary>
-    public abstract Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache);
+    public abstract Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache);
 }

@@ -89,7 +89,7 @@ public sealed class InternLM2DecoderLayer : DecoderLayer
     internal InternLM2Attention Attention => attention;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache)
+    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache)
     {
         using var scope = torch.NewDisposeScope();
         hidden = hidden + attention.Forward(attention_norm.forward(hidden), cos, sin, mask, cache);
@@ -137,7 +137,7 @@ public sealed class InternLM2Attention : nn.Module
     }
 
     /// <summary>Attention over [B, T, D] with RoPE tables and an additive mask; keys and values go through the cache when given.</summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache = null)
     {
         using var scope = torch.NewDisposeScope();
         var (q, k, v) = Split(x);

@@ -84,7 +84,7 @@ public sealed class Qwen2DecoderLayer : DecoderLayer
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache)
+    public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache)
     {
         using var scope = torch.NewDisposeScope();
         hidden = hidden + self_attn.Forward(input_layernorm.forward(hidden), cos, sin, mask, cache);
@@ -121,7 +121,7 @@ public sealed class Qwen2Attention : nn.Module
     }
 
     /// <summary>Attention over [B, T, D] with RoPE tables and an additive mask; keys and values go through the cache when given.</summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, LayerKvCache? cache = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache = null)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];

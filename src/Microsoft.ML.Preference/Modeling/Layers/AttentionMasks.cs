@@ -35,4 +35,15 @@ public static class AttentionMasks
         var mask = torch.zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(blockedFull, min);
         return mask.MoveToOuterDisposeScope();
     }
+
+    /// <summary>True when every row of <paramref name="attentionMask"/> [B, T] is ones followed by zeros (right padding).</summary>
+    public static bool IsRightPadded(Tensor attentionMask)
+    {
+        using var scope = torch.NewDisposeScope();
+        long t = attentionMask.shape[1];
+        if (t < 2)
+            return true;
+        var m = attentionMask.to(ScalarType.Int64);
+        return (m.narrow(1, 1, t - 1) <= m.narrow(1, 0, t - 1)).all().item<bool>();
+    }
 }

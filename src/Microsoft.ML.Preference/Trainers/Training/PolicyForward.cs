@@ -19,8 +19,18 @@ internal static class PolicyForward
         return output.LogProbs;
     }
 
+    /// <summary>One position before the first labelled token of any row (0 when a row is labelled from the start).</summary>
+    internal static long FirstScoredPosition(Tensor labels)
+    {
+        using var scope = torch.NewDisposeScope();
+        var labelled = labels.ne(Modeling.LogProbs.IgnoreIndex).any(dim: 0);
+        var positions = labelled.nonzero();
+        long first = positions.shape[0] == 0 ? 1 : positions[0, 0].item<long>();
+        return Math.Clamp(first - 1, 0, Math.Max(0, labels.shape[1] - 2));
+    }
+
     /// <summary>
-    /// The completion log-probs and, per row, the sum of the logits over its completion positions and the whole
+    /// The completion log-probs (TokenLogProbs from <see cref="FirstScoredPosition"/> on) and, per row, the sum of the logits over its completion positions and the whole
     /// vocabulary (detached): TRL's logits/chosen and logits/rejected are those sums over count × V.
     /// </summary>
     public static (CompletionLogProbs LogProbs, Tensor LogitSums) Run(InternVLChatModel model, PreferenceBatch batch, bool shareImages)
@@ -38,8 +48,13 @@ internal static class PolicyForward
         else
             vision = model.VisionTokens(torch.cat([batch.PairTiles, batch.PairTiles]), null, device);
         var embeds = model.InputEmbeddings(batch.InputIds, vision);
-        var logits = model.LanguageModel.Forward(embeds, batch.AttentionMask);
-        var lp = Modeling.LogProbs.Completion(logits, batch.Labels);
+        var hidden = model.LanguageModel.HiddenStates(embeds, batch.AttentionMask, exactPaddingRows: false);
+        // Only positions that predict a labelled token need logits: start one before the earliest label of the
+        // batch (the prompt, usually most of a multimodal sequence, never reaches the [.., V] head).
+        long start = FirstScoredPosition(batch.Labels);
+        var labels = batch.Labels.narrow(1, start, batch.Labels.shape[1] - start);
+        var logits = model.LanguageModel.OutputLogits(hidden.narrow(1, start, hidden.shape[1] - start)).to(ScalarType.Float32);
+        var lp = Modeling.LogProbs.Completion(logits, labels);
         Tensor logitSums;
         using (torch.no_grad())
         {
