@@ -14,6 +14,8 @@ public static class Program
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
