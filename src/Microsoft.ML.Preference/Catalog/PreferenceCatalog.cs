@@ -69,14 +69,14 @@ public sealed class PreferenceTrainers
 }
 
 /// <summary>Data sources and pair-construction pipelines of <see cref="PreferenceCatalog"/>.</summary>
-public sealed class PreferenceData
+public sealed partial class PreferenceData
 {
     internal MLContext Context { get; }
     internal PreferenceData(MLContext context) => Context = context;
 }
 
 /// <summary>Evaluators of <see cref="PreferenceCatalog"/>.</summary>
-public sealed class PreferenceEvaluation
+public sealed partial class PreferenceEvaluation
 {
     internal MLContext Context { get; }
     internal PreferenceEvaluation(MLContext context) => Context = context;
