@@ -94,4 +94,25 @@ public class MpoTrainerLearningTests
         using var orpoModel = ml.Preference.Trainers.Mpo(orpo).Fit(data);
         Assert.All(orpoModel.TrainingHistory, h => Assert.True(double.IsFinite(h["loss"])));
     }
+
+    [Fact]
+    public void TrDpoSyncMovesTheReferenceToThePolicy()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(16, seed: 11));
+        var o = Fast(toy);
+        o.MaxSteps = 3;
+        o.ReferenceSyncSteps = 1;
+        o.ReferenceSyncMixup = 1.0; // a hard copy: after every step the reference equals the policy
+        using var synced = ml.Preference.Trainers.Mpo(o).Fit(data);
+        // Each step's rewards compare the policy before its update with the reference synced after the previous
+        // step: the same weights, so every reward is exactly 0.
+        Assert.All(synced.TrainingHistory, h => Assert.Equal(0.0, h["rewards/margins"]));
+        Assert.All(synced.TrainingHistory, h => Assert.Equal(0.0, h["rewards/accuracies"]));
+
+        o.ReferenceSyncSteps = 0;
+        using var plain = ml.Preference.Trainers.Mpo(o).Fit(data);
+        Assert.NotEqual(0.0, plain.TrainingHistory[^1]["rewards/margins"]);
+    }
 }
