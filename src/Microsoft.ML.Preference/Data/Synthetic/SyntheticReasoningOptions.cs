@@ -47,6 +47,6 @@ public sealed class SyntheticReasoningOptions
     public SyntheticReasoningOptions Clone() => new()
     {
         OutputFolder = OutputFolder, TrainCount = TrainCount, TestCount = TestCount, Seed = Seed, ImageSize = ImageSize,
-        Families = Families.ToArray(),
+        Families = Families?.ToArray()!,
     };
 }

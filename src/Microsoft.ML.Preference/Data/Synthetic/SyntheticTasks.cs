@@ -139,9 +139,11 @@ internal sealed class BarTask(int left, int right, bool askTaller) : SyntheticTa
     private string Reason(int l, int r, bool leftWins)
     {
         string comparison = askTaller ? $"{N(Math.Max(l, r))} is more than {N(Math.Min(l, r))}" : $"{N(Math.Min(l, r))} is less than {N(Math.Max(l, r))}";
-        return Lines($"The left bar is {N(l)} units high and the right bar is {N(r)} units high.",
+        return Lines($"The left bar is {Units(l)} high and the right bar is {Units(r)} high.",
             $"{comparison}, so the {(leftWins ? "left" : "right")} bar is {Word}.", Final(leftWins ? "A" : "B"));
     }
+
+    private static string Units(int height) => height == 1 ? "1 unit" : $"{N(height)} units";
 
     public override IEnumerable<string> WrongRationaleCandidates()
     {
@@ -156,6 +158,10 @@ internal sealed class BarTask(int left, int right, bool askTaller) : SyntheticTa
         const float baseline = 52, unit = 5;
         using var axis = SyntheticDrawing.Fill(SKColors.Black);
         canvas.DrawRect(SKRect.Create(2, baseline, 52, 2), axis);
+        // A scale on the left: one tick per unit.
+        canvas.DrawRect(SKRect.Create(2, baseline - 9 * unit, 1, 9 * unit), axis);
+        for (int tick = 1; tick <= 9; tick++)
+            canvas.DrawRect(SKRect.Create(2, baseline - tick * unit, 4, 1), axis);
         using var paint = SyntheticDrawing.Fill(new SKColor(40, 40, 40));
         canvas.DrawRect(SKRect.Create(8, baseline - left * unit, 16, left * unit), paint);
         canvas.DrawRect(SKRect.Create(32, baseline - right * unit, 16, right * unit), paint);
@@ -218,8 +224,9 @@ internal sealed class ArithmeticTask(int left, int right, bool sum) : SyntheticT
 
     public override void Draw(SKCanvas canvas)
     {
-        SyntheticDrawing.Digit(canvas, left, 5, 10, 20, 36, 5, SKColors.Black);
-        SyntheticDrawing.Digit(canvas, right, 31, 10, 20, 36, 5, SKColors.Black);
+        // Two digits with a wide gap, so that they read as two numbers.
+        SyntheticDrawing.Digit(canvas, left, 4, 10, 18, 36, 5, SKColors.Black);
+        SyntheticDrawing.Digit(canvas, right, 34, 10, 18, 36, 5, SKColors.Black);
     }
 }
 
