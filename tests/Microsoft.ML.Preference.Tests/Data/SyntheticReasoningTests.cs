@@ -1,0 +1,197 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Data.Synthetic;
+using Microsoft.ML.Preference.Generation;
+using SkiaSharp;
+
+namespace Microsoft.ML.Preference.Tests.Data;
+
+public sealed class SyntheticReasoningTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "mlpref-synth-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private SyntheticReasoningDataset Generate(string name, int seed, int train = 80, int test = 40, int imageSize = 56,
+        IReadOnlyList<SyntheticTaskFamily>? families = null) =>
+        SyntheticReasoningGenerator.Generate(new SyntheticReasoningOptions
+        {
+            OutputFolder = Path.Combine(_root, name), TrainCount = train, TestCount = test, Seed = seed, ImageSize = imageSize,
+            Families = families ?? SyntheticReasoningGenerator.AllFamilies,
+        });
+
+    private static IEnumerable<SyntheticReasoningItem> All(SyntheticReasoningDataset set) => set.Train.Concat(set.Test);
+
+    [Fact]
+    public void SameSeedGivesSameItemsAndImageBytes()
+    {
+        var a = Generate("a", seed: 3);
+        var b = Generate("b", seed: 3);
+        var left = All(a).ToList();
+        var right = All(b).ToList();
+        Assert.Equal(left.Count, right.Count);
+        for (int i = 0; i < left.Count; i++)
+        {
+            Assert.Equal(left[i].Question, right[i].Question);
+            Assert.Equal(left[i].Answer, right[i].Answer);
+            Assert.Equal(left[i].Rationale, right[i].Rationale);
+            Assert.Equal(left[i].Family, right[i].Family);
+            Assert.Equal(Path.GetFileName(left[i].ImagePath), Path.GetFileName(right[i].ImagePath));
+            Assert.Equal(File.ReadAllBytes(left[i].ImagePath), File.ReadAllBytes(right[i].ImagePath));
+        }
+    }
+
+    [Fact]
+    public void DifferentSeedGivesDifferentItems()
+    {
+        var a = Generate("a", seed: 0);
+        var b = Generate("b", seed: 1);
+        Assert.NotEqual(a.Train.Select(i => i.ContentKey), b.Train.Select(i => i.ContentKey));
+        Assert.NotEqual(a.Test.Select(i => i.ContentKey), b.Test.Select(i => i.ContentKey));
+    }
+
+    [Fact]
+    public void TestSplitDoesNotDependOnTrainCount()
+    {
+        var a = Generate("a", seed: 5, train: 10, test: 30);
+        var b = Generate("b", seed: 5, train: 70, test: 30);
+        Assert.Equal(a.Test.Select(i => i.ContentKey), b.Test.Select(i => i.ContentKey));
+    }
+
+    [Fact]
+    public void RationalesEndInTheGroundTruth()
+    {
+        foreach (var item in All(Generate("a", seed: 1, train: 200, test: 100)))
+        {
+            var lines = item.Rationale.Split('\n');
+            Assert.InRange(lines.Length, 2, 4);
+            Assert.Equal("Final answer: " + item.Answer, lines[^1]);
+            Assert.True(item.Rationale.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Length < 40, item.Rationale);
+            Assert.Equal(item.Answer, AnswerExtractor.Extract(item.Rationale).Answer);
+            Assert.Matches("^([0-9]+|[AB])$", item.Answer);
+        }
+    }
+
+    [Fact]
+    public void WrongRationalesExtractToAnotherAnswer()
+    {
+        foreach (var item in All(Generate("a", seed: 2, train: 200, test: 100)))
+        {
+            var wrong = SyntheticReasoningGenerator.WrongRationales(item);
+            Assert.NotEmpty(wrong);
+            Assert.Equal(wrong.Count, wrong.Distinct().Count());
+            foreach (var rationale in wrong)
+            {
+                var extracted = AnswerExtractor.Extract(rationale);
+                Assert.True(extracted.Succeeded, rationale);
+                Assert.NotEqual(item.Answer, extracted.Answer);
+                Assert.StartsWith("Final answer: ", rationale.Split('\n')[^1]);
+            }
+        }
+    }
+
+    [Fact]
+    public void TrainAndTestAreDisjointAcrossSeeds()
+    {
+        var trainKeys = new HashSet<string>();
+        var testKeys = new HashSet<string>();
+        foreach (int seed in new[] { 0, 1, 2 })
+        {
+            var set = Generate("s" + seed, seed, train: 300, test: 100);
+            Assert.All(set.Train, i => Assert.Equal(SyntheticSplit.Train, i.Split));
+            Assert.All(set.Test, i => Assert.Equal(SyntheticSplit.Test, i.Split));
+            trainKeys.UnionWith(set.Train.Select(i => i.ContentKey));
+            testKeys.UnionWith(set.Test.Select(i => i.ContentKey));
+            // Identical (question, image) pairs never cross the splits either.
+            var trainPairs = set.Train.Select(i => (i.Question, Convert.ToBase64String(File.ReadAllBytes(i.ImagePath)))).ToHashSet();
+            Assert.DoesNotContain(set.Test, i => trainPairs.Contains((i.Question, Convert.ToBase64String(File.ReadAllBytes(i.ImagePath)))));
+        }
+        Assert.Empty(trainKeys.Intersect(testKeys));
+        Assert.True(testKeys.Count > 50, $"only {testKeys.Count} distinct test items");
+    }
+
+    [Theory]
+    [InlineData(56)]
+    [InlineData(112)]
+    public void ImagesDecodeAtTheRequestedSize(int size)
+    {
+        var set = Generate("a", seed: 4, train: 12, test: 8, imageSize: size);
+        foreach (var item in All(set))
+        {
+            Assert.True(Path.IsPathRooted(item.ImagePath));
+            using var bitmap = SKBitmap.Decode(item.ImagePath);
+            Assert.NotNull(bitmap);
+            Assert.Equal(size, bitmap.Width);
+            Assert.Equal(size, bitmap.Height);
+            // Something is drawn: not every pixel is white.
+            Assert.Contains(bitmap.Pixels, p => p != SKColors.White);
+        }
+    }
+
+    [Fact]
+    public void EveryFamilyAppearsInBothSplits()
+    {
+        var set = Generate("a", seed: 0, train: 8, test: 4);
+        var names = SyntheticReasoningGenerator.AllFamilies.Select(SyntheticReasoningGenerator.FamilyName).ToHashSet();
+        Assert.Equal(4, names.Count);
+        Assert.Equal(names, set.Train.Select(i => i.Family).ToHashSet());
+        Assert.Equal(names, set.Test.Select(i => i.Family).ToHashSet());
+        var multipleChoice = set.Train.First(i => i.FamilyKind == SyntheticTaskFamily.BarComparison);
+        Assert.Contains("\nA. ", multipleChoice.Question);
+        Assert.Contains("\nB. ", multipleChoice.Question);
+    }
+
+    [Fact]
+    public void FamiliesOptionRestrictsTheDraw()
+    {
+        var set = Generate("a", seed: 0, train: 10, test: 5, families: [SyntheticTaskFamily.Arithmetic]);
+        Assert.All(All(set), i => Assert.Equal("arithmetic", i.Family));
+    }
+
+    [Fact]
+    public void DataViewsHaveTheColumnsAndRowCounts()
+    {
+        var mlContext = new MLContext(seed: 0);
+        var (train, test) = mlContext.Preference.Data.LoadSyntheticReasoning(Path.Combine(_root, "dv"), trainCount: 17, testCount: 9, seed: 1);
+        foreach (var (view, count) in new[] { (train, 17), (test, 9) })
+        {
+            foreach (var name in new[] { "Image", "Prompt", "AnswerGt", "Rationale", "Family" })
+                Assert.IsType<TextDataViewType>(view.Schema[name].Type);
+            var rows = mlContext.Data.CreateEnumerable<SyntheticReasoningRow>(view, reuseRowObject: false).ToList();
+            Assert.Equal(count, rows.Count);
+            Assert.All(rows, r =>
+            {
+                Assert.True(File.Exists(r.Image));
+                Assert.Equal(r.AnswerGt, AnswerExtractor.Extract(r.Rationale).Answer);
+            });
+        }
+    }
+
+    [Fact]
+    public void CatalogArgumentsOverrideOptionsWithoutChangingThem()
+    {
+        var options = new SyntheticReasoningOptions { Families = [SyntheticTaskFamily.Counting], ImageSize = 112, Seed = 9, TrainCount = 1 };
+        var (train, _) = new MLContext(0).Preference.Data.LoadSyntheticReasoning(Path.Combine(_root, "o"), 6, 2, seed: 3, options);
+        Assert.Equal(6, train.GetRowCount() ?? -1);
+        Assert.Equal(9, options.Seed);
+        Assert.Equal(1, options.TrainCount);
+        Assert.Equal("", options.OutputFolder);
+    }
+
+    [Fact]
+    public void BadOptionsAreRefused()
+    {
+        Assert.Throws<ArgumentException>(() => SyntheticReasoningGenerator.Generate(new SyntheticReasoningOptions()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Generate("x", 0, imageSize: 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Generate("x", 0, train: -1));
+        Assert.Throws<ArgumentException>(() => Generate("x", 0, families: []));
+    }
+}
