@@ -38,6 +38,45 @@ public static class PreferenceDataReader
         }
     }
 
+    /// <summary>
+    /// Questions for the pair pipelines: images (optional column), the question and, when named, the ground-truth
+    /// answer and an existing response. Missing or wrongly typed columns are named in the error.
+    /// </summary>
+    public static IEnumerable<Pairs.PairSource> ReadQuestions(IDataView data, string? imageColumn, string questionColumn,
+        string? answerColumn = null, string? responseColumn = null, string? imageRoot = null)
+    {
+        var schema = data.Schema;
+        DataViewSchema.Column Text(string name, string role)
+        {
+            var column = schema.GetColumnOrNull(name) ?? throw new ArgumentOutOfRangeException(nameof(data), $"The {role} column '{name}' is missing.");
+            if (column.Type is not TextDataViewType)
+                throw new ArgumentOutOfRangeException(nameof(data), $"The {role} column '{name}' is {column.Type}, not text.");
+            return column;
+        }
+        var question = Text(questionColumn, "question");
+        DataViewSchema.Column? answer = answerColumn is null ? null : Text(answerColumn, "answer");
+        DataViewSchema.Column? response = responseColumn is null ? null : schema.GetColumnOrNull(responseColumn) is null ? null : Text(responseColumn, "response");
+        DataViewSchema.Column? image = imageColumn is null ? null
+            : schema.GetColumnOrNull(imageColumn) ?? throw new ArgumentOutOfRangeException(nameof(data), $"The image column '{imageColumn}' is missing.");
+        var needed = new[] { question, answer, response, image }.Where(c => c is not null).Select(c => c!.Value).ToList();
+        using var cursor = data.GetRowCursor(needed);
+        var getQuestion = cursor.GetGetter<ReadOnlyMemory<char>>(question);
+        var getAnswer = answer is null ? null : cursor.GetGetter<ReadOnlyMemory<char>>(answer.Value);
+        var getResponse = response is null ? null : cursor.GetGetter<ReadOnlyMemory<char>>(response.Value);
+        var images = ImageGetter(cursor, image, imageRoot);
+        ReadOnlyMemory<char> q = default, a = default, r = default;
+        long row = 0;
+        while (cursor.MoveNext())
+        {
+            getQuestion(ref q);
+            getAnswer?.Invoke(ref a);
+            getResponse?.Invoke(ref r);
+            yield return new Pairs.PairSource(row, images(), q.ToString(), getAnswer is null ? null : a.ToString(),
+                getResponse is null || r.Length == 0 ? null : r.ToString());
+            row++;
+        }
+    }
+
     private static Func<IReadOnlyList<ImageSource>> ImageGetter(DataViewRowCursor cursor, DataViewSchema.Column? column, string? root)
     {
         if (column is null)

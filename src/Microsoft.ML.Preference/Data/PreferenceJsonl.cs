@@ -37,7 +37,39 @@ public static class PreferenceJsonl
         }
     }
 
+    /// <summary>
+    /// Questions for the pair pipelines from a jsonl: {"image", "question", optional "answer_gt" (or "answer"),
+    /// optional "response"} per line; errors name the file and line.
+    /// </summary>
+    public static IEnumerable<Pairs.PairSource> ReadQuestions(string path, string? imageRoot = null)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Question file '{path}' does not exist.", path);
+        int lineNumber = 0;
+        long row = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
+            var (images, fields) = ParseFields(line, path, lineNumber, imageRoot, ["question", "prompt"], ["answer_gt", "answer"], ["response"]);
+            yield return new Pairs.PairSource(row++, images.Select(p => (ImageSource)new ImageSource.FromFile(p)).ToList(),
+                fields[0]!, fields[1], fields[2]);
+        }
+    }
+
     private static PreferenceJsonlRow Parse(string line, string path, int lineNumber, string? imageRoot)
+    {
+        var (images, fields) = ParseFields(line, path, lineNumber, imageRoot, ["question", "prompt"], ["chosen"], ["rejected"]);
+        if (fields[1] is null)
+            throw new InvalidDataException($"{path}:{lineNumber}: missing \"chosen\"");
+        if (fields[2] is null)
+            throw new InvalidDataException($"{path}:{lineNumber}: missing \"rejected\"");
+        return new PreferenceJsonlRow { Image = images, Prompt = fields[0]!, Chosen = fields[1]!, Rejected = fields[2]! };
+    }
+
+    /// <summary>The image paths and the named text fields (the first name list is required, the others optional).</summary>
+    private static (string[] Images, string?[] Fields) ParseFields(string line, string path, int lineNumber, string? imageRoot, params string[][] fieldNames)
     {
         InvalidDataException Bad(string problem, Exception? inner = null) => new($"{path}:{lineNumber}: {problem}", inner);
         JsonDocument document;
@@ -54,12 +86,12 @@ public static class PreferenceJsonl
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw Bad("each line must be a JSON object");
-            string Text(params string[] names)
+            string? Text(string[] names)
             {
                 foreach (var name in names)
-                    if (root.TryGetProperty(name, out var value))
+                    if (root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null)
                         return value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Bad($"\"{name}\" must be a string");
-                throw Bad($"missing \"{names[0]}\"");
+                return null;
             }
             string[] images = [];
             if (root.TryGetProperty("image", out var image))
@@ -74,7 +106,10 @@ public static class PreferenceJsonl
             }
             if (imageRoot is not null)
                 images = images.Select(p => Path.IsPathRooted(p) ? p : Path.Combine(imageRoot, p)).ToArray();
-            return new PreferenceJsonlRow { Image = images, Prompt = Text("question", "prompt"), Chosen = Text("chosen"), Rejected = Text("rejected") };
+            var fields = fieldNames.Select(Text).ToArray();
+            if (fields[0] is null)
+                throw Bad($"missing \"{fieldNames[0][0]}\"");
+            return (images, fields);
         }
     }
 }

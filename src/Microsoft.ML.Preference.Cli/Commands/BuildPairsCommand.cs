@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Data.Pairs;
+using Microsoft.ML.Preference.Generation;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Runtime;
+using Spectre.Console;
+
+namespace Microsoft.ML.Preference.Cli.Commands;
+
+// Microsoft.ML has a namespace called Command; this alias, inside our namespace, wins over it.
+using Command = System.CommandLine.Command;
+
+/// <summary><c>mpo build-pairs</c>: MMPR's data engine over a jsonl of questions.</summary>
+internal static class BuildPairsCommand
+{
+    public static Command Create()
+    {
+        var pipeline = new Option<string>("--pipeline") { Description = "correctness (needs answer_gt) or dropout-ntp", Required = true };
+        pipeline.AcceptOnlyFromAmong("correctness", "dropout-ntp");
+        var model = new Option<string>("--model") { Description = "the generator's model folder", Required = true };
+        var data = new Option<string>("--data") { Description = "jsonl: {\"image\", \"question\", \"answer_gt\" | \"response\"} per line", Required = true };
+        var output = new Option<string>("--out") { Description = "pairs jsonl, appended row by row; rerun with the same file to resume", Required = true };
+        var imageRoot = new Option<string?>("--image-root") { Description = "folder relative image paths are resolved against (default: the jsonl's folder)" };
+        var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 8 };
+        var maxPairs = new Option<int>("--max-pairs") { DefaultValueFactory = _ => 15 };
+        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
+        var maxTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 512 };
+        var keepRatio = new Option<double>("--keep-ratio") { DefaultValueFactory = _ => 0.5 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
+        var command = new Command("build-pairs", "Build preference pairs with MMPR's correctness-based or DropoutNTP pipeline.")
+        {
+            pipeline, model, data, output, imageRoot, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
+        };
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var dataPath = parse.GetValue(data)!;
+            var rows = PreferenceJsonl.ReadQuestions(dataPath, parse.GetValue(imageRoot) ?? Path.GetDirectoryName(Path.GetFullPath(dataPath))).ToList();
+            using var vlm = VisionLanguageModel.Load(parse.GetValue(model)!, device: TorchDevices.Resolve(parse.GetValue(device)!, "--device"));
+            using var cancel = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            try
+            {
+                PairConstructionStatistics stats = parse.GetValue(pipeline) == "correctness"
+                    ? CorrectnessPairPipeline.Run(vlm, rows, new CorrectnessPipelineOptions
+                    {
+                        OutputPath = parse.GetValue(output)!, SamplesPerQuestion = parse.GetValue(samples), MaxPairsPerQuestion = parse.GetValue(maxPairs),
+                        Sampling = new GenerationOptions { Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxTokens) },
+                        Seed = parse.GetValue(seed), ShowProgress = true, CancellationToken = cancel.Token,
+                    })
+                    : DropoutNtpPipeline.Run(vlm, rows, new DropoutNtpOptions
+                    {
+                        OutputPath = parse.GetValue(output)!, KeepRatio = parse.GetValue(keepRatio),
+                        Generation = new GenerationOptions { MaxNewTokens = parse.GetValue(maxTokens) }, Seed = parse.GetValue(seed),
+                        ShowProgress = true, CancellationToken = cancel.Token,
+                    });
+                AnsiConsole.WriteLine(stats.ToString());
+            }
+            catch (OperationCanceledException)
+            {
+                AnsiConsole.WriteLine($"Stopped; finished rows are in {parse.GetValue(output)}. Run the same command again to continue.");
+            }
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+
+namespace Microsoft.ML.Preference.Data.Pairs;
+
+/// <summary>Counts of a pair-construction run (over the whole output file, earlier runs' rows included).</summary>
+/// <param name="Questions">Source rows finished.</param>
+/// <param name="AllCorrect">Rows whose samples were all correct (no pair possible).</param>
+/// <param name="AllWrong">Rows whose samples were all wrong or unparsable (no pair possible).</param>
+/// <param name="Pairs">Pairs written.</param>
+/// <param name="FormatFailures">Samples without a readable "Final answer:" line (kept as extra negatives).</param>
+/// <param name="SkippedAsSubstring">Pairs dropped because the chosen response is contained in the rejected one.</param>
+/// <param name="Identical">DropoutNTP rows whose continuation reproduced the original (no pair).</param>
+public sealed record PairConstructionStatistics(int Questions, int AllCorrect, int AllWrong, int Pairs, int FormatFailures, int SkippedAsSubstring, int Identical)
+{
+    internal static PairConstructionStatistics FromMarkers(IReadOnlyList<JsonObject> markers)
+    {
+        int Sum(string name) => markers.Sum(m => m[name]?.GetValue<int>() ?? 0);
+        return new PairConstructionStatistics(markers.Count, Sum("all_correct"), Sum("all_wrong"), Sum("pairs"), Sum("format_failures"),
+            Sum("skipped_substring"), Sum("identical"));
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"{Questions} questions: {Pairs} pairs, {AllCorrect} all correct, {AllWrong} all wrong, {FormatFailures} format failures, " +
+        $"{SkippedAsSubstring} pairs skipped (chosen within rejected), {Identical} identical continuations";
+}
+
+/// <summary>What a pair pipeline produced: the pairs, the format-failure negatives and the statistics.</summary>
+/// <param name="Pairs">Columns Image (paths), Prompt, Chosen, Rejected, AnswerGt.</param>
+/// <param name="FormatFailures">Columns Image, Prompt, Response, AnswerGt: responses whose answer could not be read.</param>
+/// <param name="Statistics">Counts over the whole output file.</param>
+/// <param name="OutputPath">The jsonl the run appended to (rerun with the same path to resume).</param>
+public sealed record PairConstructionResult(IDataView Pairs, IDataView FormatFailures, PairConstructionStatistics Statistics, string OutputPath);
+
+/// <summary>A generated pair row (the IDataView row type of <see cref="PairConstructionResult.Pairs"/>).</summary>
+public sealed class GeneratedPairRow
+{
+    /// <summary>Image paths.</summary>
+    public string[] Image { get; set; } = [];
+    /// <summary>The question (without the CoT instruction).</summary>
+    public string Prompt { get; set; } = "";
+    /// <summary>Preferred response.</summary>
+    public string Chosen { get; set; } = "";
+    /// <summary>Dispreferred response.</summary>
+    public string Rejected { get; set; } = "";
+    /// <summary>Ground truth, empty for DropoutNTP.</summary>
+    public string AnswerGt { get; set; } = "";
+}
+
+/// <summary>A sampled response whose final answer could not be read.</summary>
+public sealed class FormatFailureRow
+{
+    /// <summary>Image paths.</summary>
+    public string[] Image { get; set; } = [];
+    /// <summary>The question.</summary>
+    public string Prompt { get; set; } = "";
+    /// <summary>The response.</summary>
+    public string Response { get; set; } = "";
+    /// <summary>Ground truth.</summary>
+    public string AnswerGt { get; set; } = "";
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Microsoft.ML.Preference.Generation;
+using Microsoft.ML.Preference.Modeling;
+using Spectre.Console;
+
+namespace Microsoft.ML.Preference.Data.Pairs;
+
+/// <summary>
+/// The common frame of the pair pipelines: iterate the source rows, skip those a previous run finished, let the
+/// pipeline turn each remaining row into output lines, append them, report progress (with generated tokens/s)
+/// and stop cleanly on cancellation.
+/// </summary>
+internal static class PairJobRunner
+{
+    public static void Run(IReadOnlyList<PairSource> rows, string outputPath, bool showProgress, IProgress<PairJobProgress>? progress,
+        CancellationToken cancellationToken, Func<PairSource, Action<GeneratedToken>, (IEnumerable<JsonObject> Lines, JsonObject Counts)> process,
+        string title)
+    {
+        using var log = new PairJobLog(outputPath);
+        long tokens = 0;
+        int pairs = 0;
+        var clock = Stopwatch.StartNew();
+        void Loop(Action<int>? tick)
+        {
+            int done = 0;
+            foreach (var row in rows)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var key = row.Key;
+                if (!log.DoneKeys.Contains(key))
+                {
+                    var (lines, counts) = process(row, _ => Interlocked.Increment(ref tokens));
+                    var list = lines.ToList();
+                    pairs += list.Count(l => l["kind"]?.GetValue<string>() == "pair");
+                    log.Complete(key, list, counts);
+                }
+                done++;
+                progress?.Report(new PairJobProgress(done, rows.Count, tokens, tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds), pairs));
+                tick?.Invoke(done);
+            }
+        }
+        if (!showProgress)
+        {
+            Loop(null);
+            return;
+        }
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(title, maxValue: rows.Count);
+                Loop(done =>
+                {
+                    task.Value = done;
+                    task.Description = $"{title}: {done}/{rows.Count} rows, {pairs} pairs, {tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} tokens/s";
+                });
+            });
+    }
+
+    /// <summary>A per-row seed that does not depend on which rows ran before (so a resumed run samples the same).</summary>
+    public static long RowSeed(long seed, string key)
+    {
+        unchecked
+        {
+            ulong h = 14695981039346656037UL;
+            foreach (char c in key)
+                h = (h ^ c) * 1099511628211UL;
+            return (long)((ulong)seed ^ h) & long.MaxValue;
+        }
+    }
+
+    /// <summary>The MMPR line fields shared by every record of a row.</summary>
+    public static JsonObject BaseRecord(PairSource row, string kind)
+    {
+        var images = new JsonArray(row.Images.Select(i => (JsonNode?)(i is ImageSource.FromFile f ? f.Path : i.Describe())).ToArray());
+        return new JsonObject
+        {
+            ["kind"] = kind,
+            ["image"] = images,
+            ["question"] = row.Question,
+            ["answer_gt"] = row.GroundTruth,
+            ["row_index"] = row.RowIndex,
+        };
+    }
+
+    public static GenerationRequest Request(VisionLanguageModel vlm, PairSource row, string question) =>
+        vlm.Request(row.Images, question, row.RowIndex);
+}

@@ -1,0 +1,128 @@
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Data.Pairs;
+using Microsoft.ML.Preference.Generation;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Text.Prompts;
+using Microsoft.ML.Preference.Trainers;
+using Microsoft.ML.Preference.Trainers.Losses;
+using Microsoft.ML.Preference.Tests.Trainers;
+
+namespace Microsoft.ML.Preference.Tests.Data;
+
+/// <summary>
+/// The MMPR pipelines on the toy colour task, with a tiny model first taught (SFT) to answer in the CoT format,
+/// so that its samples are parsable and sometimes right, sometimes wrong.
+/// </summary>
+public class PairPipelineTests
+{
+    private sealed class QuestionRow
+    {
+        public string Image { get; set; } = "";
+        public string Prompt { get; set; } = "";
+        public string AnswerGt { get; set; } = "";
+    }
+
+    private static string TeachFormat(ToyPreferenceData toy, MLContext ml)
+    {
+        var rows = toy.Rows(32, seed: 21).Select(r => new ToyRow
+        {
+            Image = r.Image,
+            Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.ChainOfThought), // as the pipeline will ask
+            Chosen = r.Chosen + "\nFinal answer: " + r.Chosen["The square is ".Length..].TrimEnd('.'),
+            Rejected = r.Rejected,
+        });
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.Loss = PreferenceLossOptions.Single(PreferenceLossType.Sft);
+        o.NumberOfEpochs = 10;
+        o.LearningRate = 3e-3;
+        using var sft = ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(rows));
+        var folder = Path.Combine(toy.Root, "sft");
+        sft.Save(folder);
+        return folder;
+    }
+
+    private static IDataView Questions(ToyPreferenceData toy, MLContext ml, int count) =>
+        ml.Data.LoadFromEnumerable(toy.Rows(count, seed: 31).Select(r => new QuestionRow
+        {
+            Image = r.Image, Prompt = r.Prompt, AnswerGt = r.Chosen["The square is ".Length..].TrimEnd('.'),
+        }));
+
+    [Fact]
+    public void CorrectnessPipelineMakesWellFormedPairsAndResumesToTheSameFile()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        using var model = VisionLanguageModel.Load(TeachFormat(toy, ml), systemMessage: "You are a helpful assistant.");
+        var questions = Questions(toy, ml, 6);
+        var options = new CorrectnessPipelineOptions
+        {
+            OutputPath = Path.Combine(toy.Root, "uninterrupted.jsonl"), SamplesPerQuestion = 6, MaxPairsPerQuestion = 4, Seed = 5,
+            Sampling = new GenerationOptions { Temperature = 0.9, MaxNewTokens = 40 },
+            Judge = (answer, truth) => string.Equals(answer?.Trim(), truth, StringComparison.OrdinalIgnoreCase),
+        };
+        var result = ml.Preference.Data.BuildCorrectnessPairs(questions, model, options);
+        Assert.Equal(6, result.Statistics.Questions);
+        Assert.True(result.Statistics.Pairs > 0, result.Statistics.ToString());
+        var pairs = ml.Data.CreateEnumerable<GeneratedPairRow>(result.Pairs, reuseRowObject: false).ToList();
+        Assert.Equal(result.Statistics.Pairs, pairs.Count);
+        foreach (var p in pairs)
+        {
+            Assert.Equal(p.AnswerGt, AnswerExtractor.Extract(p.Chosen).Answer, ignoreCase: true);
+            Assert.NotEqual(p.AnswerGt, AnswerExtractor.Extract(p.Rejected).Answer!, StringComparer.OrdinalIgnoreCase);
+            Assert.DoesNotContain(p.Chosen, p.Rejected);
+            Assert.Single(p.Image);
+        }
+        Assert.All(pairs.GroupBy(p => p.Prompt + p.Image[0] + p.AnswerGt), g => Assert.True(g.Count() <= 4 * 6));
+
+        // Interrupted after two rows, then rerun: the same file as the uninterrupted run.
+        using var cancel = new CancellationTokenSource();
+        var interrupted = options with
+        {
+            OutputPath = Path.Combine(toy.Root, "interrupted.jsonl"), CancellationToken = cancel.Token,
+            Progress = new Sync(p => { if (p.RowsDone == 2) cancel.Cancel(); }),
+        };
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model, interrupted));
+        var partial = File.ReadAllLines(interrupted.OutputPath);
+        Assert.Equal(2, partial.Count(l => l.Contains("\"row_done\"")));
+        var resumed = ml.Preference.Data.BuildCorrectnessPairs(questions, model, interrupted with { CancellationToken = default, Progress = null });
+        Assert.Equal(File.ReadAllText(options.OutputPath), File.ReadAllText(interrupted.OutputPath));
+        Assert.Equal(result.Statistics, resumed.Statistics);
+    }
+
+    [Fact]
+    public void DropoutNtpContinuesTheFirstHalfWithoutTheImage()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        using var model = VisionLanguageModel.Load(TeachFormat(toy, ml), systemMessage: "You are a helpful assistant.");
+        var result = ml.Preference.Data.BuildDropoutNtpPairs(Questions(toy, ml, 4), model, new DropoutNtpOptions
+        {
+            OutputPath = Path.Combine(toy.Root, "dropout.jsonl"), Generation = new GenerationOptions { MaxNewTokens = 40 },
+        }, responseColumnName: null);
+        Assert.Equal(4, result.Statistics.Questions);
+        var pairs = ml.Data.CreateEnumerable<GeneratedPairRow>(result.Pairs, reuseRowObject: false).ToList();
+        Assert.Equal(result.Statistics.Pairs, pairs.Count);
+        Assert.Equal(4, result.Statistics.Pairs + result.Statistics.Identical);
+        foreach (var p in pairs)
+        {
+            var prefix = DropoutNtpPipeline.Prefix(p.Chosen, 0.5);
+            Assert.StartsWith(prefix, p.Rejected);
+            Assert.NotEqual(p.Chosen, p.Rejected);
+        }
+
+        // The continuation prompt holds no image token at all, even when the question has a placeholder.
+        var request = DropoutNtpPipeline.ContinuationRequest(model.Prompts, "<image>\nWhat colour is the square?", "The square");
+        var special = model.Tokenizer.AddedTokens;
+        foreach (var token in new[] { special.ImageContextId, special.ImageStartId, special.ImageEndId })
+            Assert.DoesNotContain(token!.Value, request.PromptIds);
+        Assert.Null(request.Tiles);
+        Assert.EndsWith("The square", model.Tokenizer.Decode(request.PromptIds));
+        Assert.Equal("one two", DropoutNtpPipeline.Prefix("one two three four", 0.5));
+        Assert.Equal("a", DropoutNtpPipeline.Prefix("a  b c", 0.5));
+    }
+
+    private sealed class Sync(Action<PairJobProgress> report) : IProgress<PairJobProgress>
+    {
+        public void Report(PairJobProgress value) => report(value);
+    }
+}
