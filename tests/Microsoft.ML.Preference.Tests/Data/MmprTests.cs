@@ -85,6 +85,14 @@ public sealed class MmprTests : IDisposable
     }
 
     [Fact]
+    public void LoadedDataFitsTheTrainersColumns()
+    {
+        Write("a.jsonl", Line("1.jpg", "<image>\nq"));
+        var view = _ml.Preference.Data.LoadMmpr(Meta(("d", "img", "a.jsonl", null)));
+        new Microsoft.ML.Preference.Data.PreferenceColumns().Validate(view.Schema);
+    }
+
+    [Fact]
     public void QuestionWithoutPlaceholderIsKeptAsIs()
     {
         Write("a.jsonl", Line("1.jpg", "What colour is the cube?"));
