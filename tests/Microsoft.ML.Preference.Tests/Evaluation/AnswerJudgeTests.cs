@@ -69,6 +69,9 @@ public class AnswerJudgeTests
     // the answer on two lines: only the first line after the marker counts
     [InlineData("Final answer: 12\nbecause 3 × 4 = 12", "12", true)]
     [InlineData("Final answer: A\n(B) is also possible", "A", true)]
+    // Markdown around the marker or the answer
+    [InlineData("**Final answer:** B", "B", true)]
+    [InlineData("Final Answer: The final answer is $\\boxed{12}$", "12", true)]
     // case of the marker
     [InlineData("final answer: 12", "12", true)]
     [InlineData("FINAL ANSWER: (D)", "D", true)]
