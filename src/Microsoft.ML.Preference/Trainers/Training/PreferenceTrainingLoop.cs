@@ -244,7 +244,9 @@ internal sealed class PreferenceTrainingLoop
         if (!_orders.TryGetValue(epoch, out var order))
         {
             order = Enumerable.Range(0, _s.Rows.Count).ToArray();
-            new Random(HashCode.Combine(_s.Seed, epoch) & int.MaxValue).Shuffle(order);
+            // A fixed formula, not HashCode.Combine: that one is randomised per process, and a resumed run in a new
+            // process must see the same order.
+            new Random(unchecked(_s.Seed * 1_000_003 + epoch) & int.MaxValue).Shuffle(order);
             _orders[epoch] = order;
         }
         return order.Skip(within * _o.BatchSize).Take(_o.BatchSize).Select(i => _s.Rows[i]).ToList();
