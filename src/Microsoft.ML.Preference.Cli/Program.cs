@@ -11,6 +11,7 @@ public static class Program
     internal static RootCommand BuildRoot()
     {
         var root = new RootCommand("mpo: Mixed Preference Optimization for vision-language models on ML.NET and TorchSharp.");
+        root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());

@@ -1,0 +1,24 @@
+using System.CommandLine;
+using Microsoft.ML.Preference.Cli.Quickstart;
+
+namespace Microsoft.ML.Preference.Cli.Commands;
+
+// Microsoft.ML has a namespace called Command; this alias, inside our namespace, wins over it.
+using Command = System.CommandLine.Command;
+
+/// <summary><c>mpo quickstart</c>: the built-in benchmark where a tiny model learns, and MPO is compared with SFT.</summary>
+internal static class QuickstartCommand
+{
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "quickstart-output" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
+        var command = new Command("quickstart", "Base model, pairs, SFT and MPO on a built-in synthetic visual-reasoning set; prints the Direct vs CoT table and writes a PNG.")
+        {
+            output, seed,
+        };
+        command.SetAction(parse => CliErrors.Run(() =>
+            new QuickstartRunner(new QuickstartOptions { OutputFolder = parse.GetValue(output)!, Seed = parse.GetValue(seed) }).Run()));
+        return command;
+    }
+}

@@ -1,0 +1,91 @@
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+using OxyPlot.SkiaSharp;
+using Microsoft.ML.Preference.Trainers.Training;
+using Spectre.Console;
+
+namespace Microsoft.ML.Preference.Cli.Quickstart;
+
+/// <summary>The quickstart's table (console, and markdown for the ablation) and figure.</summary>
+internal static class QuickstartReport
+{
+    public static void Print(IReadOnlyList<ModelScores> scores)
+    {
+        var table = new Table().Title("Accuracy on the test split (Table 3 of the paper, in miniature)")
+            .AddColumns("model", "Direct", "CoT", "CoT - Direct");
+        foreach (var s in scores)
+            table.AddRow(s.Name, $"{s.Direct.Accuracy:P1}", $"{s.ChainOfThought.Accuracy:P1}", $"{(s.ChainOfThought.Accuracy - s.Direct.Accuracy) * 100:+0.0;-0.0} pt");
+        AnsiConsole.Write(table);
+        var families = scores[0].ChainOfThought.Groups.Keys.ToList();
+        var perFamily = new Table().Title("CoT accuracy per task family").AddColumn("model");
+        foreach (var f in families)
+            perFamily.AddColumn(f);
+        foreach (var s in scores)
+            perFamily.AddRow([s.Name, .. families.Select(f => s.ChainOfThought.Groups.TryGetValue(f, out var g) ? $"{g.Accuracy:P0}" : "-")]);
+        AnsiConsole.Write(perFamily);
+    }
+
+    public static string Markdown(IReadOnlyList<ModelScores> scores)
+    {
+        var lines = new List<string> { "| model | Direct | CoT | Δ (CoT − Direct) |", "|---|---|---|---|" };
+        lines.AddRange(scores.Select(s => $"| {s.Name} | {s.Direct.Accuracy:P1} | {s.ChainOfThought.Accuracy:P1} | {(s.ChainOfThought.Accuracy - s.Direct.Accuracy) * 100:+0.0;-0.0} |"));
+        return string.Join("\n", lines) + "\n";
+    }
+
+    public static void WritePng(string path, IReadOnlyList<ModelScores> scores, IReadOnlyList<(string Name, IReadOnlyList<TrainingMetrics> History)> runs)
+    {
+        const int width = 700, height = 420;
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width * 2, height));
+        surface.Canvas.Clear(SkiaSharp.SKColors.White);
+        Draw(surface.Canvas, Curves(runs), 0, width, height);
+        Draw(surface.Canvas, Bars(scores), width, width, height);
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        using var file = File.Create(path);
+        png.SaveTo(file);
+    }
+
+    private static void Draw(SkiaSharp.SKCanvas canvas, PlotModel model, int x, int width, int height)
+    {
+        using var stream = new MemoryStream();
+        new PngExporter { Width = width, Height = height }.Export(model, stream);
+        using var bitmap = SkiaSharp.SKBitmap.Decode(stream.ToArray());
+        canvas.DrawBitmap(bitmap, x, 0);
+    }
+
+    private static PlotModel Curves(IReadOnlyList<(string Name, IReadOnlyList<TrainingMetrics> History)> runs)
+    {
+        var model = new PlotModel { Title = "Training loss", Background = OxyColors.White };
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "step" });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "loss" });
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.TopRight });
+        foreach (var (name, history) in runs)
+        {
+            var series = new LineSeries { Title = name };
+            foreach (var m in history.Where(m => double.IsFinite(m["loss"])))
+                series.Points.Add(new DataPoint(m.Step, m["loss"]));
+            model.Series.Add(series);
+        }
+        return model;
+    }
+
+    private static PlotModel Bars(IReadOnlyList<ModelScores> scores)
+    {
+        var model = new PlotModel { Title = "Test accuracy: Direct vs CoT", Background = OxyColors.White };
+        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = scores.Select(s => s.Name).ToList() });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Minimum = 0, Maximum = 100, Title = "accuracy (%)" });
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomRight });
+        var direct = new BarSeries { Title = "Direct", LabelFormatString = "{0:0.0}" };
+        var cot = new BarSeries { Title = "CoT", LabelFormatString = "{0:0.0}" };
+        foreach (var s in scores)
+        {
+            direct.Items.Add(new BarItem(s.Direct.Accuracy * 100));
+            cot.Items.Add(new BarItem(s.ChainOfThought.Accuracy * 100));
+        }
+        model.Series.Add(direct);
+        model.Series.Add(cot);
+        return model;
+    }
+}
