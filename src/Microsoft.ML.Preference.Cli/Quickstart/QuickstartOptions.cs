@@ -5,11 +5,11 @@ internal sealed record QuickstartOptions
 {
     public string OutputFolder { get; init; } = "quickstart-output";
     public int Seed { get; init; }
-    public int TrainItems { get; init; } = 400;
+    public int TrainItems { get; init; } = 800;
     public int TestItems { get; init; } = 120;
-    public int BaseEpochs { get; init; } = 6;
+    public int BaseEpochs { get; init; } = 8;
     public double BaseLearningRate { get; init; } = 2e-3;
-    public int PairQuestions { get; init; } = 200;
+    public int PairQuestions { get; init; } = 400;
     public int SamplesPerQuestion { get; init; } = 6;
     public double SamplingTemperature { get; init; } = 1.0;
     public int MaxPairsPerQuestion { get; init; } = 6;
