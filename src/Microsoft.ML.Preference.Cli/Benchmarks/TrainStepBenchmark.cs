@@ -84,8 +84,8 @@ internal static class TrainStepBenchmark
         {
             using var scope = torch.NewDisposeScope();
             optimizer.zero_grad();
+            var refSums = reference.Compute(batch); // first, as the trainer does: its activations are gone before the policy's
             var lp = PolicyForward.LogProbs(policy, batch, share);
-            var refSums = reference.Compute(batch);
             int b = bench.Pairs;
             var output = loss.Compute(new PreferenceLossInputs(lp.Sums.narrow(0, 0, b), lp.Sums.narrow(0, b, b),
                 refSums.narrow(0, 0, b), refSums.narrow(0, b, b), lp.Counts.narrow(0, 0, b), lp.Counts.narrow(0, b, b)));

@@ -30,7 +30,16 @@ public sealed class VisionLanguageGenerator
         _tokenizer = tokenizer;
         _stopIds = stopTokenIds;
         _padId = padId;
+        // A response must never contain image placeholders: re-tokenised, they would claim image features that do
+        // not exist (a small or early model does emit them). Hugging Face's suppress_tokens, for these ids always.
+        var suppressed = new List<long> { model.ImageContextTokenId };
+        foreach (var token in new[] { SpecialTokenIds.ImageStartToken, SpecialTokenIds.ImageEndToken })
+            if (tokenizer?.TokenToId(token) is int id)
+                suppressed.Add(id);
+        _suppressed = suppressed.Where(id => id >= 0 && id < model.Config.Language.VocabSize).Distinct().ToArray();
     }
+
+    private readonly long[] _suppressed;
 
     /// <summary>Continues every request; <paramref name="onToken"/> sees each token as it is chosen.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked every step).</exception>
@@ -98,7 +107,10 @@ public sealed class VisionLanguageGenerator
         using var scope = torch.NewDisposeScope();
         var hidden = _model.LanguageModel.HiddenStates(embeds, mask, positions, cache);
         // Only the last position is needed: the head never sees the prompt's other positions.
-        return _model.LanguageModel.OutputLogits(hidden.select(1, hidden.shape[1] - 1)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        var logits = _model.LanguageModel.OutputLogits(hidden.select(1, hidden.shape[1] - 1)).to(ScalarType.Float32);
+        if (_suppressed.Length > 0)
+            logits.index_fill_(1, torch.tensor(_suppressed, device: logits.device), float.NegativeInfinity);
+        return logits.MoveToOuterDisposeScope();
     }
 
     private (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<GenerationRequest> requests, Device device)

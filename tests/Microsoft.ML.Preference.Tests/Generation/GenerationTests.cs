@@ -92,6 +92,17 @@ public class GenerationTests
         Assert.Throws<ArgumentException>(() => generator.Generate(requests, new GenerationOptions { TopP = 0 }));
     }
 
+    [Fact]
+    public void ImagePlaceholderTokensAreNeverGenerated()
+    {
+        using var f = new TinyModelFixture("qwen2");
+        var (requests, generator) = Requests(f);
+        // Near-uniform sampling over a 96-token vocabulary: without suppression id 93 would almost surely appear.
+        var results = generator.Generate(requests, new GenerationOptions { MaxNewTokens = 256, Temperature = 20, Seed = 1 });
+        Assert.All(results, r => Assert.DoesNotContain(93, r.TokenIds));
+        Assert.All(results, r => Assert.Equal(256, r.TokenIds.Count));
+    }
+
     /// <summary>The fixture's two prompts (everything before the response) with their tiles, and a generator.</summary>
     private static (List<GenerationRequest>, VisionLanguageGenerator) Requests(TinyModelFixture f)
     {

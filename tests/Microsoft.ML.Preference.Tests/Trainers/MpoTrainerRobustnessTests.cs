@@ -79,6 +79,7 @@ public class MpoTrainerRobustnessTests
         rows[6].Chosen = "  ";
         rows[8].Rejected = rows[8].Chosen;
         rows[10].Prompt = "<image>\n<image>\nTwo placeholders, one image?";
+        rows[11].Chosen = "The square is <IMG_CONTEXT> red.";
         var data = ml.Data.LoadFromEnumerable(rows);
 
         var o = MpoTrainerLearningTests.Fast(toy);
@@ -95,7 +96,7 @@ public class MpoTrainerRobustnessTests
         Assert.Equal(1, model.SkippedRows["CorruptImage"]);
         Assert.Equal(1, model.SkippedRows["EmptyText"]);
         Assert.Equal(1, model.SkippedRows["ChosenEqualsRejected"]);
-        Assert.Equal(1, model.SkippedRows["ImagePlaceholderMismatch"]);
+        Assert.Equal(2, model.SkippedRows["ImagePlaceholderMismatch"]); // a second placeholder; image tokens spelled in the text
 
         // A row whose image tokens alone exceed MaxLength.
         var tooLong = MpoTrainerLearningTests.Fast(toy);

@@ -33,6 +33,13 @@ internal sealed class PreferenceRowPreparer
         try
         {
             var pair = _vlm.Prompts.BuildPair(example.Prompt, example.Chosen, example.Rejected, tiles.Length == 0 ? null : tiles, row);
+            // Text that spells an image token (e.g. "<IMG_CONTEXT>") would claim image features the row does not have.
+            int expected = tiles.Sum() * _vlm.Prompts.NumImageToken;
+            int contextId = _vlm.Prompts.Encoder.ImageContextId ?? (int)_vlm.Model.ImageContextTokenId;
+            int chosen = pair.Chosen.InputIds.Count(id => id == contextId), rejected = pair.Rejected.InputIds.Count(id => id == contextId);
+            if (chosen != expected || rejected != expected)
+                throw new BadRowException(row, BadRowReason.ImagePlaceholderMismatch,
+                    $"the text holds image tokens of its own ({Math.Max(chosen, rejected)} <IMG_CONTEXT> for {expected} image tokens)");
             return new PreparedRow(example, tiles, pair);
         }
         catch (PromptTooLongException e)

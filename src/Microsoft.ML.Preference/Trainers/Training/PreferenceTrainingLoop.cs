@@ -155,6 +155,9 @@ internal sealed class PreferenceTrainingLoop
     /// <summary>One micro-batch's loss; its figures are added to <paramref name="sums"/>.</summary>
     private Tensor Forward(PreferenceBatch batch, MetricSums sums, bool training, PreferenceLoss? lossOverride = null, int step = 0)
     {
+        // The reference first: its no-grad activations are freed before the policy's (kept for backward) pile up,
+        // so the two never add to the peak.
+        var reference = _o.UseOrpo ? null : _s.Reference!.Compute(batch);
         var (policyLp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding);
         // Checked before any loss state (the BCO running mean) can take the bad values in.
         if (!policyLp.Sums.isfinite().all().item<bool>())
@@ -186,9 +189,8 @@ internal sealed class PreferenceTrainingLoop
             return orpo.Loss;
         }
 
-        var reference = _s.Reference!.Compute(batch);
         var loss = lossOverride ?? _s.Loss;
-        var output = loss.Compute(new PreferenceLossInputs(pc, pr, reference.narrow(0, 0, b), reference.narrow(0, b, b), cc, rc));
+        var output = loss.Compute(new PreferenceLossInputs(pc, pr, reference!.narrow(0, 0, b), reference.narrow(0, b, b), cc, rc));
         sums.Add("loss", output.Loss.item<float>(), 1);
         foreach (var term in output.Terms)
             sums.Add($"losses/{term.Term.Type.ToTrlName()}", term.Mean.item<float>(), 1);
