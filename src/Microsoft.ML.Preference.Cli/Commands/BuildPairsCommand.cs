@@ -20,7 +20,9 @@ internal static class BuildPairsCommand
         pipeline.AcceptOnlyFromAmong("correctness", "dropout-ntp");
         var model = new Option<string>("--model") { Description = "the generator's model folder", Required = true };
         var data = new Option<string>("--data") { Description = "jsonl: {\"image\", \"question\", \"answer_gt\" | \"response\"} per line", Required = true };
-        var output = new Option<string>("--out") { Description = "pairs jsonl, appended row by row; rerun with the same file to resume", Required = true };
+        var output = new Option<string>("--out") { Description = "job file (jsonl), appended row by row; rerun with the same file to resume", Required = true };
+        var mmpr = new Option<string?>("--mmpr-out") { Description = "folder for the MMPR layout (meta.json + <name>.jsonl); default: <out>.mmpr" };
+        var name = new Option<string>("--name") { Description = "data set name in meta.json", DefaultValueFactory = _ => "pairs" };
         var imageRoot = new Option<string?>("--image-root") { Description = "folder relative image paths are resolved against (default: the jsonl's folder)" };
         var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 8 };
         var maxPairs = new Option<int>("--max-pairs") { DefaultValueFactory = _ => 15 };
@@ -31,7 +33,7 @@ internal static class BuildPairsCommand
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var command = new Command("build-pairs", "Build preference pairs with MMPR's correctness-based or DropoutNTP pipeline.")
         {
-            pipeline, model, data, output, imageRoot, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
+            pipeline, model, data, output, mmpr, name, imageRoot, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -56,6 +58,10 @@ internal static class BuildPairsCommand
                         ShowProgress = true, CancellationToken = cancel.Token,
                     });
                 AnsiConsole.WriteLine(stats.ToString());
+                var ml = new MLContext(seed: 0);
+                var result = ml.Preference.Data.LoadPairs(parse.GetValue(output)!);
+                var meta = ml.Preference.Data.SaveMmpr(result.Pairs, parse.GetValue(mmpr) ?? parse.GetValue(output)! + ".mmpr", parse.GetValue(name)!);
+                AnsiConsole.WriteLine($"MMPR layout: {meta}");
             }
             catch (OperationCanceledException)
             {

@@ -31,6 +31,15 @@ public sealed partial class PreferenceData
         return Result(options.OutputPath, statistics);
     }
 
+    /// <summary>The pairs, format failures and statistics of a pair job's output file (finished or interrupted).</summary>
+    public PairConstructionResult LoadPairs(string jobPath)
+    {
+        if (!File.Exists(jobPath))
+            throw new FileNotFoundException($"Pair job file '{jobPath}' does not exist.", jobPath);
+        using var log = new PairJobLog(jobPath);
+        return Result(jobPath, PairConstructionStatistics.FromMarkers(log.Markers));
+    }
+
     private PairConstructionResult Result(string path, PairConstructionStatistics statistics)
     {
         var records = PairJobLog.Records(path).ToList();

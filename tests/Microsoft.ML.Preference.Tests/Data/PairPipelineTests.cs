@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Data.Pairs;
 using Microsoft.ML.Preference.Generation;
@@ -87,6 +88,12 @@ public class PairPipelineTests
         var resumed = ml.Preference.Data.BuildCorrectnessPairs(questions, model, interrupted with { CancellationToken = default, Progress = null });
         Assert.Equal(File.ReadAllText(options.OutputPath), File.ReadAllText(interrupted.OutputPath));
         Assert.Equal(result.Statistics, resumed.Statistics);
+
+        // The pairs in MMPR's layout, read back with LoadMmpr.
+        var meta = ml.Preference.Data.SaveMmpr(result.Pairs, Path.Combine(toy.Root, "mmpr"), "toy_pairs");
+        var reloaded = ml.Preference.Data.LoadMmpr(meta);
+        Assert.Equal(pairs.Select(p => p.Chosen), reloaded.GetColumn<string>("Chosen"));
+        Assert.Equal(result.Statistics, ml.Preference.Data.LoadPairs(options.OutputPath).Statistics);
     }
 
     [Fact]
