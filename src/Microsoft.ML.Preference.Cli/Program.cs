@@ -12,6 +12,7 @@ public static class Program
     {
         var root = new RootCommand("mpo: Mixed Preference Optimization for vision-language models on ML.NET and TorchSharp.");
         root.Subcommands.Add(QuickstartCommand.Create());
+        root.Subcommands.Add(QuickstartCommand.CreateAblation());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());

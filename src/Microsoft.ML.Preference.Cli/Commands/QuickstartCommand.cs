@@ -21,4 +21,18 @@ internal static class QuickstartCommand
             new QuickstartRunner(new QuickstartOptions { OutputFolder = parse.GetValue(output)!, Seed = parse.GetValue(seed) }).Run()));
         return command;
     }
+
+    /// <summary><c>mpo ablation</c>: every loss of the paper's Tables 6-7 from the quickstart's base and pairs.</summary>
+    public static Command CreateAblation()
+    {
+        var output = new Option<string>("--out") { Description = "output folder (a quickstart folder's base and pairs are reused)", DefaultValueFactory = _ => "quickstart-output" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
+        var only = new Option<string?>("--only") { Description = "comma-separated subset, e.g. DPO,DPO+,ORPO" };
+        var command = new Command("ablation", "Train DPO, RSO, IPO, cDPO, robust, BCO, SPPO, AOT, TR-DPO, ORPO and each + SFT from the same base and pairs; " +
+            "writes the Direct / CoT / delta table (markdown) and a PNG. Long: not part of CI.") { output, seed, only };
+        command.SetAction(parse => CliErrors.Run(() => AblationRunner.Run(
+            new QuickstartOptions { OutputFolder = parse.GetValue(output)!, Seed = parse.GetValue(seed) },
+            parse.GetValue(only) is { } names ? names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null)));
+        return command;
+    }
 }

@@ -20,7 +20,7 @@ internal sealed record ModelScores(string Name, AccuracyMetrics Direct, Accuracy
 /// base's own samples; (3) from the same base, SFT on the chosen responses and MPO on the pairs; (4) Direct and CoT
 /// accuracy of base, SFT and MPO on the test split, as a table and a PNG.
 /// </summary>
-internal sealed class QuickstartRunner
+internal sealed partial class QuickstartRunner
 {
     private readonly QuickstartOptions _o;
     private readonly MLContext _ml;
@@ -34,6 +34,31 @@ internal sealed class QuickstartRunner
     public IReadOnlyList<ModelScores> Run()
     {
         var clock = Stopwatch.StartNew();
+        var (data, baseDir, baseHistory, pairRows) = PrepareBaseAndPairs();
+
+        Step("5/6 from the same base: SFT on the chosen responses, and MPO on the pairs");
+        var sftDir = Path.Combine(_o.OutputFolder, "sft");
+        var sftHistory = Train(baseDir, pairRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.PreferenceEpochs, _o.PreferenceLearningRate, sftDir, "sft");
+        var mpoDir = Path.Combine(_o.OutputFolder, "mpo");
+        var mpoHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo, _o.PreferenceEpochs, _o.PreferenceLearningRate, mpoDir, "mpo");
+
+        Step("6/6 Direct vs CoT accuracy on the test split");
+        var test = TestSet(data);
+        var scores = new List<ModelScores> { Evaluate("base", baseDir, test), Evaluate("SFT", sftDir, test), Evaluate("MPO", mpoDir, test) };
+        QuickstartReport.Print(scores);
+        var png = Path.Combine(_o.OutputFolder, "quickstart.png");
+        QuickstartReport.WritePng(png, scores, [("base (SFT on rationales)", baseHistory), ("SFT on chosen", sftHistory), ("MPO", mpoHistory)]);
+        AnsiConsole.WriteLine($"Figure: {Path.GetFullPath(png)}");
+        AnsiConsole.WriteLine($"Seed {_o.Seed}; total {clock.Elapsed.TotalMinutes:F1} min. Rerun with the same seed to reproduce the table.");
+        return scores;
+    }
+
+    /// <summary>The test split as an IDataView (Image, Prompt, AnswerGt, Rationale, Family).</summary>
+    public IDataView TestSet(SyntheticReasoningDataset data) => _ml.Data.LoadFromEnumerable(data.Test.Select(i => i.ToRow()));
+
+    /// <summary>Steps 1-4: data, tiny model, base model and pairs. Reuses a base and pairs already in the output folder.</summary>
+    public (SyntheticReasoningDataset Data, string BaseDir, IReadOnlyList<TrainingMetrics> BaseHistory, IReadOnlyList<PairRow> Pairs) PrepareBaseAndPairs()
+    {
         Directory.CreateDirectory(_o.OutputFolder);
         AnsiConsole.MarkupLineInterpolated($"[bold]MPO quickstart[/]: seed {_o.Seed}, output {Path.GetFullPath(_o.OutputFolder)}");
 
@@ -62,7 +87,9 @@ internal sealed class QuickstartRunner
             new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.Direct), i.Answer, AnswerExtractor.Extract(SyntheticReasoningGenerator.WrongRationales(i)[0]).Answer ?? "?"),
         }).ToList();
         var baseDir = Path.Combine(_o.OutputFolder, "base");
-        var baseHistory = Train(modelDir, sftRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.BaseEpochs, _o.BaseLearningRate, baseDir, "base");
+        IReadOnlyList<TrainingMetrics> baseHistory = File.Exists(Path.Combine(baseDir, "model.safetensors"))
+            ? []
+            : Train(modelDir, sftRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.BaseEpochs, _o.BaseLearningRate, baseDir, "base");
 
         Step("4/6 correctness-based pairs from the base model's own samples");
         var questions = _ml.Data.LoadFromEnumerable(data.Train.Take(_o.PairQuestions).Select(i => i.ToRow()));
@@ -81,34 +108,24 @@ internal sealed class QuickstartRunner
             .Select(p => new PairRow(p.Image[0], ReasoningPrompts.Apply(p.Prompt, AnswerMode.ChainOfThought), p.Chosen, p.Rejected)).ToList();
         if (pairRows.Count == 0)
             throw new InvalidOperationException("The base model produced no pairs (all its samples were right, wrong or unparsable); train it longer.");
-
-        Step("5/6 from the same base: SFT on the chosen responses, and MPO on the pairs");
-        var sftDir = Path.Combine(_o.OutputFolder, "sft");
-        var sftHistory = Train(baseDir, pairRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.PreferenceEpochs, _o.PreferenceLearningRate, sftDir, "sft");
-        var mpoDir = Path.Combine(_o.OutputFolder, "mpo");
-        var mpoHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo, _o.PreferenceEpochs, _o.PreferenceLearningRate, mpoDir, "mpo");
-
-        Step("6/6 Direct vs CoT accuracy on the test split");
-        var test = _ml.Data.LoadFromEnumerable(data.Test.Select(i => i.ToRow()));
-        var scores = new List<ModelScores> { Evaluate("base", baseDir, test), Evaluate("SFT", sftDir, test), Evaluate("MPO", mpoDir, test) };
-        QuickstartReport.Print(scores);
-        var png = Path.Combine(_o.OutputFolder, "quickstart.png");
-        QuickstartReport.WritePng(png, scores, [("base (SFT on rationales)", baseHistory), ("SFT on chosen", sftHistory), ("MPO", mpoHistory)]);
-        AnsiConsole.WriteLine($"Figure: {Path.GetFullPath(png)}");
-        AnsiConsole.WriteLine($"Seed {_o.Seed}; total {clock.Elapsed.TotalMinutes:F1} min. Rerun with the same seed to reproduce the table.");
-        return scores;
+        return (data, baseDir, baseHistory, pairRows);
     }
 
-    private sealed record PairRow(string Image, string Prompt, string Chosen, string Rejected);
+    /// <summary>A CoT-prompted preference pair of the quickstart.</summary>
+    public sealed record PairRow(string Image, string Prompt, string Chosen, string Rejected);
 
-    private IReadOnlyList<TrainingMetrics> Train(string modelPath, IReadOnlyList<PairRow> rows, PreferenceLossOptions loss, int epochs, double lr, string saveTo, string name)
+    /// <summary>Trains from <paramref name="modelPath"/> and saves the result to <paramref name="saveTo"/>.</summary>
+    public IReadOnlyList<TrainingMetrics> Train(string modelPath, IReadOnlyList<PairRow> rows, PreferenceLossOptions loss, int epochs, double lr,
+        string saveTo, string name, Action<MpoTrainer.Options>? change = null)
     {
-        var trainer = _ml.Preference.Trainers.Mpo(new MpoTrainer.Options
+        var options = new MpoTrainer.Options
         {
             ModelPath = modelPath, Loss = loss, NumberOfEpochs = epochs, LearningRate = lr, BatchSize = 8, WarmupRatio = 0.05,
             FreezeVision = false, MaxLength = 256, Seed = _o.Seed, SystemMessage = _o.SystemMessage, Device = "cpu",
             OutputDirectory = Path.Combine(_o.OutputFolder, "runs", name), ShowProgress = true,
-        });
+        };
+        change?.Invoke(options);
+        var trainer = _ml.Preference.Trainers.Mpo(options);
         using var model = trainer.Fit(_ml.Data.LoadFromEnumerable(rows));
         model.Save(saveTo);
         var last = model.TrainingHistory[^1];
@@ -116,7 +133,8 @@ internal sealed class QuickstartRunner
         return model.TrainingHistory;
     }
 
-    private ModelScores Evaluate(string name, string folder, IDataView test)
+    /// <summary>Direct and CoT accuracy of the model saved in <paramref name="folder"/>.</summary>
+    public ModelScores Evaluate(string name, string folder, IDataView test)
     {
         using var model = MpoTransformer.Load(_ml, folder);
         model.Generation = new GenerationOptions { MaxNewTokens = _o.MaxNewTokens };

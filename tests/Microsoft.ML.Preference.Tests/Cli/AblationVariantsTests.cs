@@ -1,0 +1,27 @@
+using Microsoft.ML.Preference.Cli.Quickstart;
+using Microsoft.ML.Preference.Trainers;
+using Microsoft.ML.Preference.Trainers.Losses;
+
+namespace Microsoft.ML.Preference.Tests.Cli;
+
+public class AblationVariantsTests
+{
+    [Fact]
+    public void EveryLossOfTheAblationAndItsSftVariantIsTrained()
+    {
+        var variants = AblationRunner.Variants();
+        var names = variants.Select(v => v.Name).ToList();
+        Assert.Equal(["DPO", "DPO+", "RSO", "RSO+", "IPO", "IPO+", "cDPO", "cDPO+", "RobustDPO", "RobustDPO+", "BCO", "BCO+",
+            "SPPO", "SPPO+", "AOT", "AOT+", "TR-DPO", "TR-DPO+", "ORPO"], names);
+        foreach (var (name, loss, change) in variants)
+        {
+            loss.Validate();
+            Assert.Equal(name.EndsWith('+'), loss.Terms.Any(t => t.Type == PreferenceLossType.Sft) && name != "ORPO");
+            var options = new MpoTrainer.Options();
+            change?.Invoke(options);
+            Assert.Equal(name.StartsWith("TR-DPO", StringComparison.Ordinal), options.ReferenceSyncSteps > 0);
+            Assert.Equal(name == "ORPO", options.UseOrpo);
+        }
+        Assert.Equal(0.1, variants.Single(v => v.Name == "cDPO").Loss.LabelSmoothing);
+    }
+}
