@@ -55,12 +55,6 @@ internal static class GenerationBenchmark
             decode.Add(clock.Elapsed.TotalSeconds - firstToken);
         }
         return new GenerationBenchmarkResult(bench.Pairs, bench.PromptTokens, bench.ChosenTokens,
-            Median(prefill), Median(decode), ProcessMemory.PeakResidentBytes());
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            Timing.Median(prefill), Timing.Median(decode), ProcessMemory.PeakResidentBytes());
     }
 }

@@ -2,7 +2,6 @@ using OxyPlot;
 using OxyPlot.Axes;
 using OxyPlot.Legends;
 using OxyPlot.Series;
-using OxyPlot.SkiaSharp;
 using Microsoft.ML.Preference.Trainers.Training;
 using Spectre.Console;
 
@@ -34,26 +33,8 @@ internal static class QuickstartReport
         return string.Join("\n", lines) + "\n";
     }
 
-    public static void WritePng(string path, IReadOnlyList<ModelScores> scores, IReadOnlyList<(string Name, IReadOnlyList<TrainingMetrics> History)> runs)
-    {
-        const int width = 700, height = 420;
-        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width * 2, height));
-        surface.Canvas.Clear(SkiaSharp.SKColors.White);
-        Draw(surface.Canvas, Curves(runs), 0, width, height);
-        Draw(surface.Canvas, Bars(scores), width, width, height);
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
-        using var file = File.Create(path);
-        png.SaveTo(file);
-    }
-
-    private static void Draw(SkiaSharp.SKCanvas canvas, PlotModel model, int x, int width, int height)
-    {
-        using var stream = new MemoryStream();
-        new PngExporter { Width = width, Height = height }.Export(model, stream);
-        using var bitmap = SkiaSharp.SKBitmap.Decode(stream.ToArray());
-        canvas.DrawBitmap(bitmap, x, 0);
-    }
+    public static void WritePng(string path, IReadOnlyList<ModelScores> scores, IReadOnlyList<(string Name, IReadOnlyList<TrainingMetrics> History)> runs) =>
+        MetricsPlot.WriteGrid(path, [Curves(runs), Bars(scores)], columns: 2, panelWidth: 700, panelHeight: 420);
 
     private static PlotModel Curves(IReadOnlyList<(string Name, IReadOnlyList<TrainingMetrics> History)> runs)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 
 namespace Microsoft.ML.Preference.Data;
 
@@ -25,15 +24,16 @@ public static class PreferenceJsonl
     /// <summary>The rows of <paramref name="path"/>, lazily.</summary>
     public static IEnumerable<PreferenceJsonlRow> Read(string path, string? imageRoot = null)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Annotation file '{path}' does not exist.", path);
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var json in Lines(path, "Annotation file"))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
-                continue;
-            yield return Parse(line, path, lineNumber, imageRoot);
+            using (json)
+            {
+                yield return new PreferenceJsonlRow
+                {
+                    Image = Resolve(json.Images(), imageRoot), Prompt = json.RequiredText("question", "prompt"),
+                    Chosen = json.RequiredText("chosen"), Rejected = json.RequiredText("rejected"),
+                };
+            }
         }
     }
 
@@ -43,73 +43,31 @@ public static class PreferenceJsonl
     /// </summary>
     public static IEnumerable<Pairs.PairSource> ReadQuestions(string path, string? imageRoot = null)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Question file '{path}' does not exist.", path);
-        int lineNumber = 0;
         long row = 0;
+        foreach (var json in Lines(path, "Question file"))
+        {
+            using (json)
+            {
+                yield return new Pairs.PairSource(row++, Resolve(json.Images(), imageRoot).Select(p => (ImageSource)new ImageSource.FromFile(p)).ToList(),
+                    json.RequiredText("question", "prompt"), json.OptionalText("answer_gt", "answer"), json.OptionalText("response"));
+            }
+        }
+    }
+
+    /// <summary>The non-blank lines of <paramref name="path"/>, parsed, streamed; the caller disposes each.</summary>
+    private static IEnumerable<JsonLine> Lines(string path, string what)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{what} '{path}' does not exist.", path);
+        int lineNumber = 0;
         foreach (var line in File.ReadLines(path))
         {
             lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
-                continue;
-            var (images, fields) = ParseFields(line, path, lineNumber, imageRoot, ["question", "prompt"], ["answer_gt", "answer"], ["response"]);
-            yield return new Pairs.PairSource(row++, images.Select(p => (ImageSource)new ImageSource.FromFile(p)).ToList(),
-                fields[0]!, fields[1], fields[2]);
+            if (!string.IsNullOrWhiteSpace(line))
+                yield return JsonLine.Parse(line, path, lineNumber);
         }
     }
 
-    private static PreferenceJsonlRow Parse(string line, string path, int lineNumber, string? imageRoot)
-    {
-        var (images, fields) = ParseFields(line, path, lineNumber, imageRoot, ["question", "prompt"], ["chosen"], ["rejected"]);
-        if (fields[1] is null)
-            throw new InvalidDataException($"{path}:{lineNumber}: missing \"chosen\"");
-        if (fields[2] is null)
-            throw new InvalidDataException($"{path}:{lineNumber}: missing \"rejected\"");
-        return new PreferenceJsonlRow { Image = images, Prompt = fields[0]!, Chosen = fields[1]!, Rejected = fields[2]! };
-    }
-
-    /// <summary>The image paths and the named text fields (the first name list is required, the others optional).</summary>
-    private static (string[] Images, string?[] Fields) ParseFields(string line, string path, int lineNumber, string? imageRoot, params string[][] fieldNames)
-    {
-        InvalidDataException Bad(string problem, Exception? inner = null) => new($"{path}:{lineNumber}: {problem}", inner);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(line);
-        }
-        catch (JsonException e)
-        {
-            throw Bad($"not valid JSON ({e.Message})", e);
-        }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw Bad("each line must be a JSON object");
-            string? Text(string[] names)
-            {
-                foreach (var name in names)
-                    if (root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null)
-                        return value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Bad($"\"{name}\" must be a string");
-                return null;
-            }
-            string[] images = [];
-            if (root.TryGetProperty("image", out var image))
-            {
-                images = image.ValueKind switch
-                {
-                    JsonValueKind.String => [image.GetString()!],
-                    JsonValueKind.Array => image.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Bad("\"image\" lists must hold strings")).ToArray(),
-                    JsonValueKind.Null => [],
-                    _ => throw Bad("\"image\" must be a path or a list of paths"),
-                };
-            }
-            if (imageRoot is not null)
-                images = images.Select(p => Path.IsPathRooted(p) ? p : Path.Combine(imageRoot, p)).ToArray();
-            var fields = fieldNames.Select(Text).ToArray();
-            if (fields[0] is null)
-                throw Bad($"missing \"{fieldNames[0][0]}\"");
-            return (images, fields);
-        }
-    }
+    private static string[] Resolve(string[] images, string? imageRoot) =>
+        imageRoot is null ? images : images.Select(p => Path.IsPathRooted(p) ? p : Path.Combine(imageRoot, p)).ToArray();
 }

@@ -146,7 +146,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 var cacheDir = o.ReferenceCacheDirectory ?? Path.Combine(o.OutputDirectory ?? Path.GetTempPath(), "reference-cache");
                 var source = reference;
                 reference = ReferenceLogProbCache.Build(rows.Concat(validationRows).ToList(), source, key, cacheDir,
-                    r => PreferenceBatch.Create(r, preparer, vlm.Prompts.Encoder.PadId, device), o.BatchSize, Log, null, o.CancellationToken);
+                    r => PreferenceBatch.Create(r, preparer, vlm.Prompts.Encoder.PadId, device), o.BatchSize, Log, o.CancellationToken);
                 if (source is not AdapterDisabledReference)
                     source.Dispose(); // the frozen copy is no longer needed: free its memory before training
             }
@@ -185,10 +185,10 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             RunWithProgress(loop, o.ShowProgress, progressChannel);
             progressChannel.Dispose();
 
-            if (o.OutputDirectory is not null && metricsLog.History.Count > 0)
+            if (o.OutputDirectory is not null && loop.History.Count > 0)
             {
                 var png = Path.Combine(o.OutputDirectory, "training-curves.png");
-                MetricsPlot.Write(png, metricsLog.History, TrainingMetricNames.Plotted, $"MPO training ({o.Loss.Terms.Count} loss terms, β {o.Loss.Beta})");
+                MetricsPlot.Write(png, loop.History, TrainingMetricNames.Plotted, $"MPO training ({o.Loss.Terms.Count} loss terms, β {o.Loss.Beta})");
                 Log($"Curves: {png}");
             }
 
@@ -204,7 +204,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             foreach (var p in vlm.Model.parameters())
                 p.requires_grad = false;
             vlm.Model.eval();
-            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, o.Generation, o.ImageColumnName, o.PromptColumnName, metricsLog.History.ToList(), skipped);
+            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), skipped);
         }
         catch
         {

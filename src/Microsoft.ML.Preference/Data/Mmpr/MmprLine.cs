@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.ML.Preference.Text.Prompts;
 
 namespace Microsoft.ML.Preference.Data.Mmpr;
 
@@ -8,62 +9,30 @@ internal readonly record struct MmprRow(string[] Images, string Prompt, string C
 /// <summary>Parses and checks one MMPR jsonl line; every error names the file and the line.</summary>
 internal static class MmprLine
 {
-    public const string ImagePlaceholder = "<image>";
+    public const string ImagePlaceholder = ImagePlaceholders.Placeholder;
 
     public static MmprRow Parse(string line, string file, long lineNumber, string root)
     {
-        InvalidDataException Bad(string problem, Exception? inner = null) => new($"{file}:{lineNumber}: {problem}", inner);
-        JsonDocument document;
-        try
+        using var json = JsonLine.Parse(line, file, lineNumber);
+        var images = json.Images();
+        for (int i = 0; i < images.Length; i++)
+            images[i] = Resolve(images[i], root, json.Error);
+        var prompt = json.RequiredText("question", "prompt");
+        int placeholders = ImagePlaceholders.Count(prompt);
+        if (placeholders > 0 && placeholders != images.Length)
+            throw json.Error($"the question has {placeholders} \"{ImagePlaceholder}\" placeholder(s) but the line has {images.Length} image(s)");
+        string answer = "";
+        if (json.Root.TryGetProperty("answer_gt", out var gt))
         {
-            document = JsonDocument.Parse(line);
-        }
-        catch (JsonException e)
-        {
-            throw Bad($"not valid JSON ({e.Message})", e);
-        }
-        using (document)
-        {
-            var o = document.RootElement;
-            if (o.ValueKind != JsonValueKind.Object)
-                throw Bad("each line must be a JSON object");
-            string Text(params string[] names)
+            answer = gt.ValueKind switch
             {
-                foreach (var name in names)
-                    if (o.TryGetProperty(name, out var value))
-                        return value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Bad($"\"{name}\" must be a string");
-                throw Bad($"missing \"{names[0]}\"");
-            }
-            string[] images = [];
-            if (o.TryGetProperty("image", out var image))
-            {
-                images = image.ValueKind switch
-                {
-                    JsonValueKind.String => [image.GetString()!],
-                    JsonValueKind.Array => image.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Bad("\"image\" lists must hold strings")).ToArray(),
-                    JsonValueKind.Null => [],
-                    _ => throw Bad("\"image\" must be a path or a list of paths"),
-                };
-            }
-            for (int i = 0; i < images.Length; i++)
-                images[i] = Resolve(images[i], root, Bad);
-            var prompt = Text("question", "prompt");
-            int placeholders = Count(prompt, ImagePlaceholder);
-            if (placeholders > 0 && placeholders != images.Length)
-                throw Bad($"the question has {placeholders} \"{ImagePlaceholder}\" placeholder(s) but the line has {images.Length} image(s)");
-            string answer = "";
-            if (o.TryGetProperty("answer_gt", out var gt))
-            {
-                answer = gt.ValueKind switch
-                {
-                    JsonValueKind.String => gt.GetString()!,
-                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => gt.GetRawText(),
-                    JsonValueKind.Null => "",
-                    _ => throw Bad("\"answer_gt\" must be a string or a number"),
-                };
-            }
-            return new MmprRow(images, prompt, Text("chosen"), Text("rejected"), answer);
+                JsonValueKind.String => gt.GetString()!,
+                JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => gt.GetRawText(),
+                JsonValueKind.Null => "",
+                _ => throw json.Error("\"answer_gt\" must be a string or a number"),
+            };
         }
+        return new MmprRow(images, prompt, json.RequiredText("chosen"), json.RequiredText("rejected"), answer);
     }
 
     /// <summary>The full path of <paramref name="path"/> under <paramref name="root"/>; a path that leaves the root is refused.</summary>
@@ -90,13 +59,5 @@ internal static class MmprLine
         var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         var prefix = Path.EndsInDirectorySeparator(root) ? root : root + Path.DirectorySeparatorChar;
         return fullPath.StartsWith(prefix, comparison);
-    }
-
-    private static int Count(string text, string what)
-    {
-        int count = 0;
-        for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
-            count++;
-        return count;
     }
 }

@@ -56,10 +56,8 @@ public static class CorrectnessPairPipeline
                 throw new BadRowException(row.RowIndex, BadRowReason.EmptyText, "the correctness pipeline needs a ground-truth answer");
         var judge = options.Judge ?? AnswerJudge.IsCorrect;
         var generator = model.CreateGenerator();
-        PairJobRunner.Run(rows, options.OutputPath, options.ShowProgress, options.Progress, options.CancellationToken,
+        return PairJobRunner.Run(rows, options.OutputPath, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, judge, onToken), "correctness pairs");
-        using var log = new PairJobLog(options.OutputPath);
-        return PairConstructionStatistics.FromMarkers(log.Markers);
     }
 
     private static (IEnumerable<JsonObject>, JsonObject) Process(VisionLanguageModel model, VisionLanguageGenerator generator, PairSource row,

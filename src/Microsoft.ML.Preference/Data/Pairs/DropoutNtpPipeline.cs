@@ -39,10 +39,8 @@ public static class DropoutNtpPipeline
         if (!(options.KeepRatio > 0 && options.KeepRatio < 1))
             throw new ArgumentException($"DropoutNtpOptions.KeepRatio must be in (0, 1), not {options.KeepRatio}.");
         var generator = model.CreateGenerator();
-        PairJobRunner.Run(rows, options.OutputPath, options.ShowProgress, options.Progress, options.CancellationToken,
+        return PairJobRunner.Run(rows, options.OutputPath, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, onToken), "DropoutNTP pairs");
-        using var log = new PairJobLog(options.OutputPath);
-        return PairConstructionStatistics.FromMarkers(log.Markers);
     }
 
     private static (IEnumerable<JsonObject>, JsonObject) Process(VisionLanguageModel model, VisionLanguageGenerator generator, PairSource row,

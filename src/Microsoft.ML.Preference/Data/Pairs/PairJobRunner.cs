@@ -13,7 +13,8 @@ namespace Microsoft.ML.Preference.Data.Pairs;
 /// </summary>
 internal static class PairJobRunner
 {
-    public static void Run(IReadOnlyList<PairSource> rows, string outputPath, bool showProgress, IProgress<PairJobProgress>? progress,
+    /// <summary>Processes the rows not yet done and returns the statistics of the whole output file.</summary>
+    public static PairConstructionStatistics Run(IReadOnlyList<PairSource> rows, string outputPath, bool showProgress, IProgress<PairJobProgress>? progress,
         CancellationToken cancellationToken, Func<PairSource, Action<GeneratedToken>, (IEnumerable<JsonObject> Lines, JsonObject Counts)> process,
         string title)
     {
@@ -43,7 +44,7 @@ internal static class PairJobRunner
         if (!showProgress)
         {
             Loop(null);
-            return;
+            return PairConstructionStatistics.FromMarkers(log.Markers);
         }
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -56,6 +57,7 @@ internal static class PairJobRunner
                     task.Description = $"{title}: {done}/{rows.Count} rows, {pairs} pairs, {tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} tokens/s";
                 });
             });
+        return PairConstructionStatistics.FromMarkers(log.Markers);
     }
 
     /// <summary>A per-row seed that does not depend on which rows ran before (so a resumed run samples the same).</summary>

@@ -20,19 +20,31 @@ public static class MetricsPlot
             return;
         const int panelWidth = 520, panelHeight = 340;
         int columns = Math.Min(3, present.Count);
-        int rows = (present.Count + columns - 1) / columns;
-        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(columns * panelWidth, rows * panelHeight + 40));
+        WriteGrid(path, present.Select(p => Panel(p, history)).ToList(), columns, panelWidth, panelHeight, title);
+    }
+
+    /// <summary>
+    /// Lays <paramref name="panels"/> out in a grid of <paramref name="columns"/> (each drawn by OxyPlot at the given
+    /// size), with an optional title line, and writes the PNG.
+    /// </summary>
+    public static void WriteGrid(string path, IReadOnlyList<PlotModel> panels, int columns, int panelWidth, int panelHeight, string? title = null)
+    {
+        int rows = (panels.Count + columns - 1) / columns;
+        int top = title is null ? 0 : 40;
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(columns * panelWidth, rows * panelHeight + top));
         var canvas = surface.Canvas;
         canvas.Clear(SkiaSharp.SKColors.White);
-        using (var titlePaint = new SkiaSharp.SKPaint { Color = SkiaSharp.SKColors.Black, TextSize = 22, IsAntialias = true })
-            canvas.DrawText(title, 12, 28, titlePaint);
-        for (int i = 0; i < present.Count; i++)
+        if (title is not null)
         {
-            var model = Panel(present[i], history);
+            using var titlePaint = new SkiaSharp.SKPaint { Color = SkiaSharp.SKColors.Black, TextSize = 22, IsAntialias = true };
+            canvas.DrawText(title, 12, 28, titlePaint);
+        }
+        for (int i = 0; i < panels.Count; i++)
+        {
             using var stream = new MemoryStream();
-            new PngExporter { Width = panelWidth, Height = panelHeight }.Export(model, stream);
+            new PngExporter { Width = panelWidth, Height = panelHeight }.Export(panels[i], stream);
             using var panel = SkiaSharp.SKBitmap.Decode(stream.ToArray());
-            canvas.DrawBitmap(panel, (i % columns) * panelWidth, 40 + (i / columns) * panelHeight);
+            canvas.DrawBitmap(panel, (i % columns) * panelWidth, top + (i / columns) * panelHeight);
         }
         using var image = surface.Snapshot();
         using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);

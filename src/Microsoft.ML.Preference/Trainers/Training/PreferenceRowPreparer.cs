@@ -58,9 +58,12 @@ internal sealed class PreferenceRowPreparer
         if (row.Example.Images.Count == 0)
             return null;
         var images = VisionLanguageModel.DecodeImages(row.Example.Images, row.RowIndex);
-        using var tiles = _vlm.Images.ProcessRow(images);
+        var tiles = _vlm.Images.ProcessRow(images);
         if (!tiles.TilesPerImage.SequenceEqual(row.TilesPerImage))
+        {
+            tiles.Dispose();
             throw new BadRowException(row.RowIndex, BadRowReason.CorruptImage, "an image changed size since the data was validated");
-        return tiles.PixelValues.clone();
+        }
+        return tiles.PixelValues; // the caller owns it (ImageTiles holds nothing else)
     }
 }

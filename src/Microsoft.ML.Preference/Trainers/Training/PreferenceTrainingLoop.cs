@@ -128,7 +128,7 @@ internal sealed class PreferenceTrainingLoop
             using var scope = torch.NewDisposeScope();
             using var batch = MakeBatch(rows);
             tokens += batch.Tokens;
-            var loss = Forward(batch, sums, training: true, step: step + 1);
+            var loss = Forward(batch, sums, step: step + 1);
             double value = loss.item<float>();
             if (!double.IsFinite(value))
                 throw new NonFiniteLossException(step + 1, "the loss", batch.RowIndices, LastCheckpoint);
@@ -153,7 +153,7 @@ internal sealed class PreferenceTrainingLoop
     }
 
     /// <summary>One micro-batch's loss; its figures are added to <paramref name="sums"/>.</summary>
-    private Tensor Forward(PreferenceBatch batch, MetricSums sums, bool training, PreferenceLoss? lossOverride = null, int step = 0)
+    private Tensor Forward(PreferenceBatch batch, MetricSums sums, PreferenceLoss? lossOverride = null, int step = 0)
     {
         // The reference first: its no-grad activations are freed before the policy's (kept for backward) pile up,
         // so the two never add to the peak.
@@ -224,7 +224,7 @@ internal sealed class PreferenceTrainingLoop
             {
                 using var scope = torch.NewDisposeScope();
                 using var batch = MakeBatch(_s.ValidationRows.Skip(start).Take(_o.BatchSize).ToList());
-                Forward(batch, sums, training: false, evalLoss);
+                Forward(batch, sums, evalLoss);
             }
             foreach (var (name, value) in sums.Means())
                 into.Set("eval_" + name, value);

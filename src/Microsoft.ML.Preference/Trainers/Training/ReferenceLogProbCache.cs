@@ -12,8 +12,7 @@ internal static class ReferenceLogProbCache
 {
     public static PrecomputedReference Build(
         IReadOnlyList<PreparedRow> rows, IReferenceLogProbs source, string referenceKey, string cacheDirectory,
-        Func<IReadOnlyList<PreparedRow>, PreferenceBatch> makeBatch, int batchSize, Action<string> log,
-        Action<int, int>? progress, CancellationToken cancellationToken)
+        Func<IReadOnlyList<PreparedRow>, PreferenceBatch> makeBatch, int batchSize, Action<string> log, CancellationToken cancellationToken)
     {
         string dataKey = Fingerprints.Data(rows);
         var path = Path.Combine(cacheDirectory, $"reference-logps-{dataKey[..16]}-{referenceKey[..16]}.safetensors");
@@ -46,7 +45,6 @@ internal static class ReferenceLogProbCache
                 chosen[start + i] = sums[i];
                 rejected[start + i] = sums[chunk.Count + i];
             }
-            progress?.Invoke(Math.Min(start + batchSize, rows.Count), rows.Count);
         }
         Directory.CreateDirectory(cacheDirectory);
         using (var scope = torch.NewDisposeScope())
