@@ -18,7 +18,8 @@ IDataView test = mlContext.Data.LoadFromEnumerable(data.Test.Select(i => i.ToRow
 
 // 2. A tiny InternVL model (your own would be an InternVL2 folder), taught the tasks by SFT on rationales.
 var modelPath = Path.Combine(folder, "model");
-TinyInternVLFactory.Create(modelPath, data.Train.SelectMany(i => new[] { ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), i.Rationale }));
+TinyInternVLFactory.Create(modelPath, data.Train.SelectMany(i => new[] { ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), i.Rationale }),
+    new TinyInternVLOptions { Hidden = 96, Layers = 3, VisionHidden = 64, Merges = 1000 });
 var rationales = mlContext.Data.LoadFromEnumerable(data.Train.Select(i => new Pair(i.ImagePath,
     ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), i.Rationale, SyntheticReasoningGenerator.WrongRationales(i)[0])));
 using var baseModel = mlContext.Preference.Trainers.Mpo(new MpoTrainer.Options
@@ -33,7 +34,7 @@ var questions = mlContext.Data.LoadFromEnumerable(data.Train.Take(200).Select(i 
 var pairs = mlContext.Preference.Data.BuildCorrectnessPairs(questions, baseModel.Model, new CorrectnessPipelineOptions
 {
     OutputPath = Path.Combine(folder, "pairs.jsonl"), SamplesPerQuestion = 6,
-    Sampling = new GenerationOptions { Temperature = 1.0, MaxNewTokens = 48 },
+    Sampling = new GenerationOptions { Temperature = 0.5, MaxNewTokens = 48 },
 });
 Console.WriteLine(pairs.Statistics);
 var cotPairs = mlContext.Data.LoadFromEnumerable(mlContext.Data.CreateEnumerable<GeneratedPairRow>(pairs.Pairs, reuseRowObject: false)

@@ -11,28 +11,60 @@ internal static class QuickstartCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--out") { Description = "output folder", DefaultValueFactory = _ => "quickstart-output" };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
-        var command = new Command("quickstart", "Base model, pairs, SFT and MPO on a built-in synthetic visual-reasoning set; prints the Direct vs CoT table and writes a PNG.")
-        {
-            output, seed,
-        };
-        command.SetAction(parse => CliErrors.Run(() =>
-            new QuickstartRunner(new QuickstartOptions { OutputFolder = parse.GetValue(output)!, Seed = parse.GetValue(seed) }).Run()));
+        var sizes = new SizeOptions();
+        var command = new Command("quickstart", "Base model, pairs, SFT and MPO on a built-in synthetic visual-reasoning set; prints the Direct vs CoT table and writes a PNG.");
+        sizes.AddTo(command);
+        command.SetAction(parse => CliErrors.Run(() => new QuickstartRunner(sizes.Read(parse)).Run()));
         return command;
     }
 
     /// <summary><c>mpo ablation</c>: every loss of the paper's Tables 6-7 from the quickstart's base and pairs.</summary>
     public static Command CreateAblation()
     {
-        var output = new Option<string>("--out") { Description = "output folder (a quickstart folder's base and pairs are reused)", DefaultValueFactory = _ => "quickstart-output" };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
+        var sizes = new SizeOptions();
         var only = new Option<string?>("--only") { Description = "comma-separated subset, e.g. DPO,DPO+,ORPO" };
         var command = new Command("ablation", "Train DPO, RSO, IPO, cDPO, robust, BCO, SPPO, AOT, TR-DPO, ORPO and each + SFT from the same base and pairs; " +
-            "writes the Direct / CoT / delta table (markdown) and a PNG. Long: not part of CI.") { output, seed, only };
-        command.SetAction(parse => CliErrors.Run(() => AblationRunner.Run(
-            new QuickstartOptions { OutputFolder = parse.GetValue(output)!, Seed = parse.GetValue(seed) },
+            "writes the Direct / CoT / delta table (markdown) and a PNG. Long: not part of CI. Give it the quickstart's sizes to reuse its base and pairs.") { only };
+        sizes.AddTo(command);
+        command.SetAction(parse => CliErrors.Run(() => AblationRunner.Run(sizes.Read(parse),
             parse.GetValue(only) is { } names ? names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null)));
         return command;
+    }
+
+    /// <summary>The options both commands share; each defaults to <see cref="QuickstartOptions"/>'s value.</summary>
+    private sealed class SizeOptions
+    {
+        private static readonly QuickstartOptions Defaults = new();
+
+        private readonly Option<string> _output = new("--out") { Description = "output folder (a base model and pairs already there are reused)", DefaultValueFactory = _ => Defaults.OutputFolder };
+        private readonly Option<int> _seed = new("--seed") { Description = "seed of the data, the weights, sampling and training", DefaultValueFactory = _ => Defaults.Seed };
+        private readonly Option<int> _train = new("--train-items") { Description = "training items", DefaultValueFactory = _ => Defaults.TrainItems };
+        private readonly Option<int> _test = new("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems };
+        private readonly Option<int> _baseEpochs = new("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs };
+        private readonly Option<int> _questions = new("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions };
+        private readonly Option<int> _samples = new("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion };
+        private readonly Option<double> _temperature = new("--temperature") { Description = "sampling temperature of the pair samples", DefaultValueFactory = _ => Defaults.SamplingTemperature };
+        private readonly Option<int> _prefEpochs = new("--preference-epochs") { Description = "epochs of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceEpochs };
+        private readonly Option<double> _prefLr = new("--preference-lr") { Description = "learning rate of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceLearningRate };
+        private readonly Option<double> _beta = new("--beta") { Description = "beta of MPO's preference terms (and of the ablation's losses)", DefaultValueFactory = _ => Defaults.Beta };
+        private readonly Option<int> _hidden = new("--hidden") { Description = "decoder width of the tiny model", DefaultValueFactory = _ => Defaults.Hidden };
+        private readonly Option<int> _layers = new("--layers") { Description = "decoder layers of the tiny model", DefaultValueFactory = _ => Defaults.Layers };
+        private readonly Option<int> _visionHidden = new("--vision-hidden") { Description = "vision encoder width of the tiny model", DefaultValueFactory = _ => Defaults.VisionHidden };
+        private readonly Option<int> _visionLayers = new("--vision-layers") { Description = "vision encoder layers of the tiny model", DefaultValueFactory = _ => Defaults.VisionLayers };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _questions, _samples, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
+                command.Options.Add(option);
+        }
+
+        public QuickstartOptions Read(ParseResult parse) => new()
+        {
+            OutputFolder = parse.GetValue(_output)!, Seed = parse.GetValue(_seed), TrainItems = parse.GetValue(_train), TestItems = parse.GetValue(_test),
+            BaseEpochs = parse.GetValue(_baseEpochs), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples),
+            SamplingTemperature = parse.GetValue(_temperature), PreferenceEpochs = parse.GetValue(_prefEpochs),
+            PreferenceLearningRate = parse.GetValue(_prefLr), Beta = parse.GetValue(_beta), Hidden = parse.GetValue(_hidden), Layers = parse.GetValue(_layers),
+            VisionHidden = parse.GetValue(_visionHidden), VisionLayers = parse.GetValue(_visionLayers),
+        };
     }
 }

@@ -11,12 +11,17 @@ namespace Microsoft.ML.Preference.Cli.Quickstart;
 internal static class AblationRunner
 {
     /// <summary>(name, loss terms, option changes) of every run.</summary>
-    internal static IReadOnlyList<(string Name, PreferenceLossOptions Loss, Action<Trainers.MpoTrainer.Options>? Change)> Variants()
+    internal static IReadOnlyList<(string Name, PreferenceLossOptions Loss, Action<Trainers.MpoTrainer.Options>? Change)> Variants(double beta = 0.1)
     {
-        var list = new List<(string, PreferenceLossOptions, Action<Trainers.MpoTrainer.Options>?)>();
+        var list = new List<(string, PreferenceLossOptions, Action<Trainers.MpoTrainer.Options>?)>
+        {
+            // The two rows every table is read against: SFT on the chosen responses, and MPO itself.
+            ("SFT", PreferenceLossOptions.Single(PreferenceLossType.Sft, beta), null),
+            ("MPO", PreferenceLossOptions.Mpo with { Beta = beta }, null),
+        };
         void Add(string name, PreferenceLossType type, double smoothing = 0, Action<Trainers.MpoTrainer.Options>? change = null)
         {
-            var single = PreferenceLossOptions.Single(type, labelSmoothing: smoothing);
+            var single = PreferenceLossOptions.Single(type, beta, labelSmoothing: smoothing);
             list.Add((name, single, change));
             list.Add((name + "+", single with { Terms = [.. single.Terms, new PreferenceLossTerm(PreferenceLossType.Sft, 1.0)] }, change));
         }
@@ -30,7 +35,7 @@ internal static class AblationRunner
         Add("AOT", PreferenceLossType.AotPair);
         Add("TR-DPO", PreferenceLossType.Sigmoid, change: o => { o.ReferenceSyncSteps = 16; o.ReferenceSyncMixup = 0.6; });
         // ORPO already carries its NLL term, so it has no "+" variant.
-        list.Add(("ORPO", PreferenceLossOptions.Mpo, o => o.UseOrpo = true));
+        list.Add(("ORPO", PreferenceLossOptions.Mpo with { Beta = beta }, o => o.UseOrpo = true));
         return list;
     }
 
@@ -40,7 +45,7 @@ internal static class AblationRunner
         var (data, baseDir, _, pairs) = runner.PrepareBaseAndPairs();
         var test = runner.TestSet(data);
         var scores = new List<ModelScores> { runner.Evaluate("base", baseDir, test) };
-        foreach (var (name, loss, change) in Variants().Where(v => only is null || only.Contains(v.Name)))
+        foreach (var (name, loss, change) in Variants(options.Beta).Where(v => only is null || only.Contains(v.Name)))
         {
             AnsiConsole.MarkupLineInterpolated($"[bold blue]ablation: {name}[/]");
             var dir = Path.Combine(options.OutputFolder, "ablation", name.Replace('+', 'p'));

@@ -40,7 +40,7 @@ internal sealed partial class QuickstartRunner
         var sftDir = Path.Combine(_o.OutputFolder, "sft");
         var sftHistory = Train(baseDir, pairRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.PreferenceEpochs, _o.PreferenceLearningRate, sftDir, "sft");
         var mpoDir = Path.Combine(_o.OutputFolder, "mpo");
-        var mpoHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo, _o.PreferenceEpochs, _o.PreferenceLearningRate, mpoDir, "mpo");
+        var mpoHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo with { Beta = _o.Beta }, _o.PreferenceEpochs, _o.PreferenceLearningRate, mpoDir, "mpo");
 
         Step("6/6 Direct vs CoT accuracy on the test split");
         var test = TestSet(data);
@@ -77,7 +77,8 @@ internal sealed partial class QuickstartRunner
         });
         TinyInternVLFactory.Create(modelDir, corpus, new TinyInternVLOptions
         {
-            Hidden = _o.Hidden, Layers = _o.Layers, Heads = 4, Merges = 400, Seed = _o.Seed,
+            Hidden = _o.Hidden, Layers = _o.Layers, Heads = 4, Merges = _o.TokenizerMerges, Seed = _o.Seed,
+            VisionHidden = _o.VisionHidden, VisionLayers = _o.VisionLayers,
         });
 
         Step("3/6 the base model: SFT on rationales (CoT) and answers (Direct)");
@@ -145,9 +146,11 @@ internal sealed partial class QuickstartRunner
             return _ml.Preference.Evaluation.EvaluateAccuracy(model.Transform(test), "Answer", "AnswerGt", "Family");
         }
         var scores = new ModelScores(name, Score(AnswerMode.Direct), Score(AnswerMode.ChainOfThought));
-        AnsiConsole.WriteLine($"   {name}: Direct {scores.Direct.Accuracy:P1}, CoT {scores.ChainOfThought.Accuracy:P1}");
+        AnsiConsole.WriteLine($"   {name}: Direct {QuickstartReport.Percent(scores.Direct.Accuracy):0.0} %, CoT {QuickstartReport.Percent(scores.ChainOfThought.Accuracy):0.0} %");
         return scores;
     }
 
-    private static void Step(string title) => AnsiConsole.MarkupLineInterpolated($"[bold blue]{title}[/]");
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    private void Step(string title) => AnsiConsole.MarkupLineInterpolated($"[bold blue]{title}[/] [grey](at {_clock.Elapsed:m\\:ss})[/]");
 }

@@ -62,6 +62,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             nameof(o.ReferenceModelPath), "is required when Reference is SeparateFolder");
         Require(o.ReferenceSyncSteps == 0 || (o.Lora is null && !o.PrecomputeReferenceLogProbs && !o.UseOrpo), nameof(o.ReferenceSyncSteps),
             "TR-DPO moves a separate reference model: it cannot be combined with LoRA's adapter-disabled reference, precomputed log-probs or ORPO");
+        Require(o.ReferenceSyncSteps == 0 || !o.Loss.IsSftOnly, nameof(o.ReferenceSyncSteps),
+            "TR-DPO moves the reference model, but a loss of sft terms alone has none: add a preference term or set it to 0");
         Require(!(o.FreezeVision && o.FreezeProjector && o.FreezeLanguageModel && o.Lora is null), nameof(o.FreezeLanguageModel),
             "everything is frozen and there is no LoRA adapter: nothing would be trained");
         o.Loss.Validate();
@@ -137,7 +139,10 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 throw new InvalidOperationException("No usable training rows: " + (skipped.Count == 0 ? "the data is empty." : string.Join(", ", skipped.Select(kv => $"{kv.Value} {kv.Key}"))));
 
             var loss = new PreferenceLoss(o.Loss);
-            reference = o.UseOrpo ? null : CreateReference(vlm, adapter, o, device, dtype, checkpoint);
+            // A loss of sft terms alone reads no reference: none is built (and the rejected rows are not run).
+            reference = o.UseOrpo || o.Loss.IsSftOnly ? null : CreateReference(vlm, adapter, o, device, dtype, checkpoint);
+            if (reference is null && !o.UseOrpo)
+                Log("Loss is SFT only: training on the chosen responses, without a reference model.");
             if (reference is not null && o.PrecomputeReferenceLogProbs)
             {
                 string key = o.Reference == ReferenceModelKind.SeparateFolder
@@ -239,7 +244,9 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                     done = step;
                     task.Value = step;
                     var m = loop.History[^1];
-                    task.Description = $"step {step}/{total} loss {m["loss"]:F4} acc {m["rewards/accuracies"]:F2}";
+                    task.Description = double.IsNaN(m["rewards/accuracies"])
+                        ? $"step {step}/{total} loss {m["loss"]:F4}"
+                        : $"step {step}/{total} loss {m["loss"]:F4} acc {m["rewards/accuracies"]:F2}";
                 });
             });
     }
@@ -295,6 +302,16 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         }
         if (skipped.Count > 0)
             log($"Skipped rows: {string.Join(", ", skipped.Select(kv => $"{kv.Key} {kv.Value}"))}.");
+        // Truncation is TRL's (responses first, then prompt text) and silent per row; a run where it bites must say
+        // so, or a MaxLength that leaves one response token trains to a loss of 0 on nothing.
+        var truncated = rows.Where(r => r.Pair.Chosen.Truncation.IsTruncated || r.Pair.Rejected.Truncation.IsTruncated).ToList();
+        if (truncated.Count > 0)
+        {
+            var first = truncated[0];
+            var c = first.Pair.Chosen.Truncation;
+            log($"Warning: {truncated.Count} of {rows.Count} rows were cut to MaxLength {o.MaxLength} (first: row {first.RowIndex}, chosen lost " +
+                $"{c.ResponseTokensRemoved + c.ClosingTokensRemoved} response and {c.PromptTokensRemoved} prompt tokens); raise MaxLength or shorten the prompts.");
+        }
         return rows;
     }
 }

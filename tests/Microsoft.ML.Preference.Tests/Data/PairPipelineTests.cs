@@ -94,6 +94,29 @@ public class PairPipelineTests
         var reloaded = ml.Preference.Data.LoadMmpr(meta);
         Assert.Equal(pairs.Select(p => p.Chosen), reloaded.GetColumn<string>("Chosen"));
         Assert.Equal(result.Statistics, ml.Preference.Data.LoadPairs(options.OutputPath).Statistics);
+
+        // The same questions with their images in another folder sample the same responses: seeds follow the file
+        // names, not the folder (the quickstart's table does not depend on its output folder).
+        var moved = Path.Combine(toy.Root, "moved");
+        Directory.CreateDirectory(moved);
+        var movedRows = ml.Data.CreateEnumerable<QuestionRow>(questions, reuseRowObject: false).Select(q =>
+        {
+            var copy = Path.Combine(moved, Path.GetFileName(q.Image));
+            if (!File.Exists(copy))
+                File.Copy(q.Image, copy);
+            return new QuestionRow { Image = copy, Prompt = q.Prompt, AnswerGt = q.AnswerGt };
+        }).ToList();
+        var elsewhere = ml.Preference.Data.BuildCorrectnessPairs(ml.Data.LoadFromEnumerable(movedRows), model,
+            options with { OutputPath = Path.Combine(toy.Root, "moved.jsonl") });
+        var movedPairs = ml.Data.CreateEnumerable<GeneratedPairRow>(elsewhere.Pairs, reuseRowObject: false).ToList();
+        Assert.Equal(pairs.Select(p => (p.Chosen, p.Rejected)), movedPairs.Select(p => (p.Chosen, p.Rejected)));
+
+        // Resuming into a file written for other rows is refused by name, before any work, and the file is kept.
+        var before = File.ReadAllText(options.OutputPath);
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(Questions(toy, ml, 3), model, options));
+        Assert.Contains(options.OutputPath, e.Message);
+        Assert.Contains("not in this input", e.Message);
+        Assert.Equal(before, File.ReadAllText(options.OutputPath));
     }
 
     [Fact]

@@ -118,6 +118,44 @@ public sealed class SyntheticReasoningTests : IDisposable
         Assert.True(testKeys.Count > 50, $"only {testKeys.Count} distinct test items");
     }
 
+    [Fact]
+    public void TestQuestionsAskKnownFactsAboutUnseenImages()
+    {
+        // The style (shift and ink) is part of the content key: a test image is never a training image, but the
+        // same numbers and questions recur, so the facts a rationale uses (7 + 5 = 12) can be learnt from training.
+        var set = Generate("facts", seed: 0, train: 400, test: 100, families: [SyntheticTaskFamily.Arithmetic]);
+        static string Content(SyntheticReasoningItem i) => i.ContentKey[..i.ContentKey.LastIndexOf("|style=", StringComparison.Ordinal)];
+        var trainByContent = set.Train.GroupBy(Content).ToDictionary(g => g.Key, g => g.First());
+        var shared = set.Test.Where(i => trainByContent.ContainsKey(Content(i))).ToList();
+        Assert.True(shared.Count >= set.Test.Count / 2, $"only {shared.Count} of {set.Test.Count} test questions recur in training");
+        foreach (var item in shared)
+        {
+            var twin = trainByContent[Content(item)];
+            Assert.Equal(twin.Question, item.Question);
+            Assert.Equal(twin.Rationale, item.Rationale);
+            Assert.NotEqual(File.ReadAllBytes(twin.ImagePath), File.ReadAllBytes(item.ImagePath));
+        }
+    }
+
+    [Fact]
+    public void RationalesCopyTheirOwnNumbersForward()
+    {
+        // Every step a small model must take is local: the numbers read in the first line are the ones the second
+        // line computes with, in the same order, and the last line repeats the result.
+        var set = Generate("steps", seed: 4, train: 200, test: 0, families: [SyntheticTaskFamily.Arithmetic, SyntheticTaskFamily.BarComparison]);
+        foreach (var item in set.Train)
+        {
+            var lines = item.Rationale.Split('\n');
+            var read = System.Text.RegularExpressions.Regex.Matches(lines[0], "[0-9]+").Select(m => m.Value).ToList();
+            var used = System.Text.RegularExpressions.Regex.Matches(lines[1], "[0-9]+").Select(m => m.Value).Take(2).ToList();
+            Assert.Equal(read, used);
+            if (item.FamilyKind == SyntheticTaskFamily.Arithmetic)
+                Assert.EndsWith("= " + item.Answer + ".", lines[1]);
+            else
+                Assert.Equal(item.Answer == "A" ? "left" : "right", lines[1].Split(' ')[5]);
+        }
+    }
+
     [Theory]
     [InlineData(56)]
     [InlineData(112)]

@@ -43,6 +43,27 @@ public class MpoTrainerRobustnessTests
     }
 
     [Fact]
+    public void RowsCutToMaxLengthAreReportedOnTheChannel()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var rows = toy.Rows(8, seed: 4);
+        rows[5].Chosen = "The square is " + string.Join(" ", Enumerable.Repeat("very", 400)) + " red.";
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.MaxSteps = 1;
+        using var model = ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(rows));
+        var warning = Assert.Single(messages, m => m.Contains("cut to MaxLength", StringComparison.Ordinal));
+        Assert.Contains("1 of 8 rows", warning);
+        Assert.Contains("row 5", warning);
+
+        messages.Clear();
+        using var clean = ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(toy.Rows(8, seed: 4)));
+        Assert.DoesNotContain(messages, m => m.Contains("cut to MaxLength", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void CancellationStopsAtAStepBoundaryWithACheckpointThatResumes()
     {
         using var toy = new ToyPreferenceData();

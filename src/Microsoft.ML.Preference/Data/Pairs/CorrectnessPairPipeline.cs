@@ -63,7 +63,7 @@ public static class CorrectnessPairPipeline
     private static (IEnumerable<JsonObject>, JsonObject) Process(VisionLanguageModel model, VisionLanguageGenerator generator, PairSource row,
         CorrectnessPipelineOptions options, Func<string?, string, bool> judge, Action<GeneratedToken> onToken)
     {
-        long seed = PairJobRunner.RowSeed(options.Seed, row.Key);
+        long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
         var prompt = ReasoningPrompts.Apply(row.Question, AnswerMode.ChainOfThought);
         var requests = new List<GenerationRequest>();
         List<GenerationResult> samples;

@@ -46,7 +46,7 @@ public static class DropoutNtpPipeline
     private static (IEnumerable<JsonObject>, JsonObject) Process(VisionLanguageModel model, VisionLanguageGenerator generator, PairSource row,
         DropoutNtpOptions options, Action<GeneratedToken> onToken)
     {
-        long seed = PairJobRunner.RowSeed(options.Seed, row.Key);
+        long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
         var decoding = options.Generation with { Seed = seed };
         string original = row.Response ?? "";
         if (string.IsNullOrWhiteSpace(original))

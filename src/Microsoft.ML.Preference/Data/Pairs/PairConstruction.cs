@@ -12,13 +12,18 @@ namespace Microsoft.ML.Preference.Data.Pairs;
 public sealed record PairSource(long RowIndex, IReadOnlyList<ImageSource> Images, string Question, string? GroundTruth = null, string? Response = null)
 {
     /// <summary>A stable key of the row's content, so reruns recognise rows already done.</summary>
-    public string Key
+    public string Key => KeyOf(Images.Select(i => i.Describe()));
+
+    /// <summary>
+    /// The key the row's sampling seed is derived from: like <see cref="Key"/>, but with image file names instead of
+    /// full paths, so that the same data in another folder (another output folder, another machine) samples the same.
+    /// </summary>
+    public string SeedKey => KeyOf(Images.Select(i => i is ImageSource.FromFile f ? System.IO.Path.GetFileName(f.Path) : i.Describe()));
+
+    private string KeyOf(IEnumerable<string> images)
     {
-        get
-        {
-            var text = string.Join("\u0001", Images.Select(i => i.Describe())) + "\u0002" + Question + "\u0002" + GroundTruth + "\u0002" + Response;
-            return RowIndex + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-        }
+        var text = string.Join("\u0001", images) + "\u0002" + Question + "\u0002" + GroundTruth + "\u0002" + Response;
+        return RowIndex + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }
 }
 

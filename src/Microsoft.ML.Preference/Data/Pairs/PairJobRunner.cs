@@ -19,6 +19,14 @@ internal static class PairJobRunner
         string title)
     {
         using var log = new PairJobLog(outputPath);
+        // A resumed file must belong to this input: finished rows of other rows (another data set, image folder or
+        // question count) would otherwise be mixed into the result without a word. Checked before any work.
+        var keys = rows.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+        var foreign = log.DoneKeys.Where(k => !keys.Contains(k)).ToList();
+        if (foreign.Count > 0)
+            throw new InvalidOperationException(
+                $"{outputPath} holds {foreign.Count} finished row(s) that are not in this input (first: '{foreign[0]}'): it was written for " +
+                "other rows. Delete it, or write to another file; it was left as it is.");
         long tokens = 0;
         int pairs = 0;
         var clock = Stopwatch.StartNew();

@@ -5,7 +5,7 @@ public enum SyntheticTaskFamily
 {
     /// <summary>"counting": how many shapes of a given colour (one to four big shapes on a 2×2 grid).</summary>
     Counting,
-    /// <summary>"bar-comparison": which of two bars is taller or shorter (multiple choice, A or B).</summary>
+    /// <summary>"bar-comparison": which of two bars is taller (multiple choice, A or B).</summary>
     BarComparison,
     /// <summary>"arithmetic": the sum or difference of two single digits drawn in the image.</summary>
     Arithmetic,

@@ -6,10 +6,18 @@ namespace Microsoft.ML.Preference.Data.Synthetic;
 /// <summary>One drawn problem: its parameters determine the image, the question, the answer and the rationales.</summary>
 internal abstract class SyntheticTask
 {
+    protected SyntheticTask(SyntheticStyle style) => Style = style;
+
+    /// <summary>The shift and ink the item is drawn with.</summary>
+    public SyntheticStyle Style { get; }
+
     public abstract SyntheticTaskFamily Family { get; }
 
     /// <summary>Canonical text of every parameter (the split and the image file name are functions of it).</summary>
-    public abstract string Key { get; }
+    public string Key => ContentKey + "|" + Style.Key;
+
+    /// <summary>Canonical text of what the item asks (everything but the style).</summary>
+    protected abstract string ContentKey { get; }
 
     public abstract string Question { get; }
 
@@ -20,7 +28,13 @@ internal abstract class SyntheticTask
     /// <summary>Plausible wrong rationales, each ending in "Final answer: Y" with Y different from the answer.</summary>
     public abstract IEnumerable<string> WrongRationaleCandidates();
 
-    public abstract void Draw(SKCanvas canvas);
+    public void Draw(SKCanvas canvas)
+    {
+        using var shift = Style.Apply(canvas);
+        DrawContent(canvas);
+    }
+
+    protected abstract void DrawContent(SKCanvas canvas);
 
     protected static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
 
@@ -29,14 +43,14 @@ internal abstract class SyntheticTask
     protected static string Final(string answer) => "Final answer: " + answer;
 }
 
-/// <summary>Counting: one to four shapes on a 2×2 grid; how many are of the asked colour (at least one is).</summary>
+/// <summary>Counting: one to four shapes on a 2×2 grid; how many are of the asked colour (0 to 4).</summary>
 internal sealed class CountingTask : SyntheticTask
 {
     // Per slot (reading order): -1 empty, else shape * 4 + colour.
     private readonly int[] _slots;
     private readonly int _target;
 
-    public CountingTask(int[] slots, int target)
+    public CountingTask(int[] slots, int target, SyntheticStyle style) : base(style)
     {
         _slots = slots;
         _target = target;
@@ -50,13 +64,16 @@ internal sealed class CountingTask : SyntheticTask
         random.Shuffle(order);
         for (int i = 0; i < total; i++)
             slots[order[i]] = random.Next(SyntheticDrawing.Shapes.Length) * 4 + random.Next(SyntheticDrawing.Colours.Length);
-        int target = slots[order[random.Next(total)]] % 4;
-        return new CountingTask(slots, target);
+        // Any colour may be asked, also one that is not there (answer 0): when the asked colour was always present,
+        // a small model learnt to name a colour it saw instead of the one asked for.
+        int target = random.Next(SyntheticDrawing.Colours.Length);
+        // The shapes carry their own colours: only the shift varies.
+        return new CountingTask(slots, target, SyntheticStyle.Draw(random) with { Ink = 0 });
     }
 
     public override SyntheticTaskFamily Family => SyntheticTaskFamily.Counting;
 
-    public override string Key =>
+    protected override string ContentKey =>
         $"counting|target={ColourName(_target)}|" + string.Join(",", _slots.Select(s => s < 0 ? "-" : $"{ColourName(s % 4)}-{SyntheticDrawing.Shapes[s / 4]}"));
 
     private static string ColourName(int colour) => SyntheticDrawing.Colours[colour].Name;
@@ -67,14 +84,20 @@ internal sealed class CountingTask : SyntheticTask
 
     public override string Answer => N(Count(_slots));
 
-    public override string Rationale => Reason(_slots, Count(_slots));
+    public override string Rationale => Reason(_slots, null);
 
-    private string Reason(int[] slots, int count)
+    // Every step is one a small model can take: name the asked colour first (copied from the question while no other
+    // colour word stands in between), list what is seen in reading order, pick that colour out of the list numbering
+    // as it goes, and answer the last number. Counting in one go is left to the Direct mode.
+    private string Reason(int[] slots, int? answer)
     {
-        var present = slots.Where(s => s >= 0).Select(s => $"a {ColourName(s % 4)} {SyntheticDrawing.Shapes[s / 4]}").ToList();
-        string list = present.Count == 1 ? present[0] : string.Join(", ", present.Take(present.Count - 1)) + " and " + present[^1];
-        string shapes = present.Count == 1 ? "1 shape" : $"{present.Count} shapes";
-        return Lines($"I see {shapes}: {list}.", $"Of these, {N(count)} {(count == 1 ? "is" : "are")} {ColourName(_target)}.", Final(N(count)));
+        var present = slots.Where(s => s >= 0).ToList();
+        var seen = present.Select(s => $"a {ColourName(s % 4)} {SyntheticDrawing.Shapes[s / 4]}").ToList();
+        string list = seen.Count == 1 ? seen[0] : string.Join(", ", seen.Take(seen.Count - 1)) + " and " + seen[^1];
+        var matches = present.Where(s => s % 4 == _target).Select((s, i) => $"the {SyntheticDrawing.Shapes[s / 4]} ({N(i + 1)})").ToList();
+        string picked = matches.Count == 0 ? "none" : string.Join(", ", matches);
+        string colour = ColourName(_target);
+        return Lines($"Counting the {colour} shapes.", $"I see {list}.", $"The {colour} ones: {picked}.", Final(N(answer ?? matches.Count)));
     }
 
     public override IEnumerable<string> WrongRationaleCandidates()
@@ -82,23 +105,26 @@ internal sealed class CountingTask : SyntheticTask
         int truth = Count(_slots);
         // Miscounts of a correct listing.
         yield return Reason(_slots, truth + 1);
-        if (truth > 1)
+        if (truth > 0)
             yield return Reason(_slots, truth - 1);
         // A misread colour: the first shape of the asked colour seen as another, or another seen as the asked one.
         int first = Array.FindIndex(_slots, s => s >= 0 && s % 4 == _target);
         var misread = (int[])_slots.Clone();
-        misread[first] = misread[first] / 4 * 4 + (_target + 1) % 4;
-        yield return Reason(misread, Count(misread));
+        if (first >= 0)
+        {
+            misread[first] = misread[first] / 4 * 4 + (_target + 1) % 4;
+            yield return Reason(misread, null);
+        }
         int other = Array.FindIndex(_slots, s => s >= 0 && s % 4 != _target);
         if (other >= 0)
         {
             misread = (int[])_slots.Clone();
             misread[other] = misread[other] / 4 * 4 + _target;
-            yield return Reason(misread, Count(misread));
+            yield return Reason(misread, null);
         }
     }
 
-    public override void Draw(SKCanvas canvas)
+    protected override void DrawContent(SKCanvas canvas)
     {
         for (int i = 0; i < 4; i++)
         {
@@ -110,8 +136,13 @@ internal sealed class CountingTask : SyntheticTask
     }
 }
 
-/// <summary>Bar comparison: two bars of heights 1–9 (different); which is taller, or shorter (A left, B right).</summary>
-internal sealed class BarTask(int left, int right, bool askTaller) : SyntheticTask
+/// <summary>Bar comparison: two bars of heights 1–9 (different); which is taller (A left, B right).</summary>
+/// <remarks>
+/// Only "taller" is asked. A "shorter" variant made the last step an exclusive-or of the comparison and one word of
+/// the question, which the quickstart's tiny model never learnt in either mode (both stayed at chance); reading two
+/// heights and comparing them in writing is the step that separates CoT from a direct answer here.
+/// </remarks>
+internal sealed class BarTask(int left, int right, SyntheticStyle style) : SyntheticTask(style)
 {
     public static BarTask Draw(Random random)
     {
@@ -119,41 +150,35 @@ internal sealed class BarTask(int left, int right, bool askTaller) : SyntheticTa
         int right = random.Next(1, 9);
         if (right >= left)
             right++;
-        return new BarTask(left, right, random.Next(2) == 0);
+        return new BarTask(left, right, SyntheticStyle.Draw(random));
     }
 
     public override SyntheticTaskFamily Family => SyntheticTaskFamily.BarComparison;
 
-    public override string Key => $"bars|left={N(left)}|right={N(right)}|ask={Word}";
+    protected override string ContentKey => $"bars|left={N(left)}|right={N(right)}";
 
-    private string Word => askTaller ? "taller" : "shorter";
+    public override string Question => "Which bar is taller?\nA. the left bar\nB. the right bar";
 
-    public override string Question => $"Which bar is {Word}?\nA. the left bar\nB. the right bar";
+    public override string Answer => left > right ? "A" : "B";
 
-    private bool LeftWins(int l, int r) => askTaller ? l > r : l < r;
+    public override string Rationale => Reason(left, right, left > right);
 
-    public override string Answer => LeftWins(left, right) ? "A" : "B";
-
-    public override string Rationale => Reason(left, right, LeftWins(left, right));
-
-    private string Reason(int l, int r, bool leftWins)
-    {
-        string comparison = askTaller ? $"{N(Math.Max(l, r))} is more than {N(Math.Min(l, r))}" : $"{N(Math.Min(l, r))} is less than {N(Math.Max(l, r))}";
-        return Lines($"The left bar is {Units(l)} high and the right bar is {Units(r)} high.",
-            $"{comparison}, so the {(leftWins ? "left" : "right")} bar is {Word}.", Final(leftWins ? "A" : "B"));
-    }
+    // The heights in the order they are drawn, then one comparison of the two numbers just written.
+    private static string Reason(int l, int r, bool leftWins) =>
+        Lines($"The left bar is {Units(l)} high and the right bar is {Units(r)} high.",
+            $"{N(l)} {(l > r ? ">" : l < r ? "<" : "=")} {N(r)}, so the {(leftWins ? "left" : "right")} bar is taller.", Final(leftWins ? "A" : "B"));
 
     private static string Units(int height) => height == 1 ? "1 unit" : $"{N(height)} units";
 
     public override IEnumerable<string> WrongRationaleCandidates()
     {
         // The heights read the wrong way round, then a right conclusion from them.
-        yield return Reason(right, left, LeftWins(right, left));
-        // Right heights, but the comparison turned around.
-        yield return Reason(left, right, !LeftWins(left, right));
+        yield return Reason(right, left, right > left);
+        // Right heights, but the conclusion turned around.
+        yield return Reason(left, right, left < right);
     }
 
-    public override void Draw(SKCanvas canvas)
+    protected override void DrawContent(SKCanvas canvas)
     {
         const float baseline = 52, unit = 5;
         using var axis = SyntheticDrawing.Fill(SKColors.Black);
@@ -162,14 +187,14 @@ internal sealed class BarTask(int left, int right, bool askTaller) : SyntheticTa
         canvas.DrawRect(SKRect.Create(2, baseline - 9 * unit, 1, 9 * unit), axis);
         for (int tick = 1; tick <= 9; tick++)
             canvas.DrawRect(SKRect.Create(2, baseline - tick * unit, 4, 1), axis);
-        using var paint = SyntheticDrawing.Fill(new SKColor(40, 40, 40));
+        using var paint = SyntheticDrawing.Fill(Style.Colour);
         canvas.DrawRect(SKRect.Create(8, baseline - left * unit, 16, left * unit), paint);
         canvas.DrawRect(SKRect.Create(32, baseline - right * unit, 16, right * unit), paint);
     }
 }
 
 /// <summary>Arithmetic: two digits 1–9 side by side; their sum, or the left minus the right (left ≥ right).</summary>
-internal sealed class ArithmeticTask(int left, int right, bool sum) : SyntheticTask
+internal sealed class ArithmeticTask(int left, int right, bool sum, SyntheticStyle style) : SyntheticTask(style)
 {
     public static ArithmeticTask Draw(Random random)
     {
@@ -177,12 +202,12 @@ internal sealed class ArithmeticTask(int left, int right, bool sum) : SyntheticT
         bool sum = random.Next(2) == 0;
         if (!sum && a < b)
             (a, b) = (b, a);
-        return new ArithmeticTask(a, b, sum);
+        return new ArithmeticTask(a, b, sum, SyntheticStyle.Draw(random));
     }
 
     public override SyntheticTaskFamily Family => SyntheticTaskFamily.Arithmetic;
 
-    public override string Key => $"arithmetic|left={N(left)}|right={N(right)}|op={(sum ? "sum" : "difference")}";
+    protected override string ContentKey => $"arithmetic|left={N(left)}|right={N(right)}|op={(sum ? "sum" : "difference")}";
 
     public override string Question => sum
         ? "What is the sum of the two numbers in the image?"
@@ -222,22 +247,23 @@ internal sealed class ArithmeticTask(int left, int right, bool sum) : SyntheticT
             yield return Reason(left, right + 1, sum, sum ? left + right + 1 : left - right - 1);
     }
 
-    public override void Draw(SKCanvas canvas)
+    protected override void DrawContent(SKCanvas canvas)
     {
         // Two digits with a wide gap, so that they read as two numbers.
-        SyntheticDrawing.Digit(canvas, left, 4, 10, 18, 36, 5, SKColors.Black);
-        SyntheticDrawing.Digit(canvas, right, 34, 10, 18, 36, 5, SKColors.Black);
+        SyntheticDrawing.Digit(canvas, left, 4, 10, 18, 36, 5, Style.Colour);
+        SyntheticDrawing.Digit(canvas, right, 34, 10, 18, 36, 5, Style.Colour);
     }
 }
 
 /// <summary>Rectangle: side lengths 1–9 drawn as digits (width on top, height on the left); perimeter or area.</summary>
-internal sealed class RectangleTask(int width, int height, bool perimeter) : SyntheticTask
+internal sealed class RectangleTask(int width, int height, bool perimeter, SyntheticStyle style) : SyntheticTask(style)
 {
-    public static RectangleTask Draw(Random random) => new(random.Next(1, 10), random.Next(1, 10), random.Next(2) == 0);
+    public static RectangleTask Draw(Random random) =>
+        new(random.Next(1, 10), random.Next(1, 10), random.Next(2) == 0, SyntheticStyle.Draw(random));
 
     public override SyntheticTaskFamily Family => SyntheticTaskFamily.Rectangle;
 
-    public override string Key => $"rectangle|width={N(width)}|height={N(height)}|ask={(perimeter ? "perimeter" : "area")}";
+    protected override string ContentKey => $"rectangle|width={N(width)}|height={N(height)}|ask={(perimeter ? "perimeter" : "area")}";
 
     public override string Question =>
         $"The number on top is the width of the rectangle and the number on the left is its height. What is its {(perimeter ? "perimeter" : "area")}?";
@@ -254,7 +280,7 @@ internal sealed class RectangleTask(int width, int height, bool perimeter) : Syn
     {
         var (name, text, value) = formula switch
         {
-            Formula.Perimeter => ("Perimeter", $"2 * ({N(w)} + {N(h)})", 2 * (w + h)),
+            Formula.Perimeter => ("Perimeter", $"2 * ({N(w)} + {N(h)}) = 2 * {N(w + h)}", 2 * (w + h)),
             Formula.Area => ("Area", $"{N(w)} * {N(h)}", w * h),
             _ => ("Perimeter", $"{N(w)} + {N(h)}", w + h),
         };
@@ -277,14 +303,14 @@ internal sealed class RectangleTask(int width, int height, bool perimeter) : Syn
             yield return Reason(width + 1, height, formula, null);
     }
 
-    public override void Draw(SKCanvas canvas)
+    protected override void DrawContent(SKCanvas canvas)
     {
         using var paint = SyntheticDrawing.Fill(new SKColor(20, 60, 230));
         // The outline of the rectangle, 4 px thick.
         canvas.DrawRect(SKRect.Create(20, 22, 33, 31), paint);
         using var white = SyntheticDrawing.Fill(SKColors.White);
         canvas.DrawRect(SKRect.Create(24, 26, 25, 23), white);
-        SyntheticDrawing.Digit(canvas, width, 29, 2, 14, 18, 4, SKColors.Black);
-        SyntheticDrawing.Digit(canvas, height, 2, 28, 14, 18, 4, SKColors.Black);
+        SyntheticDrawing.Digit(canvas, width, 29, 2, 14, 18, 4, Style.Colour);
+        SyntheticDrawing.Digit(canvas, height, 2, 28, 14, 18, 4, Style.Colour);
     }
 }

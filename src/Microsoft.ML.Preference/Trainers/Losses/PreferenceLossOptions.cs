@@ -87,6 +87,12 @@ public sealed record PreferenceLossOptions
     /// <summary>True when an <c>ipo</c> term makes every summed log-prob length-normalised first (TRL semantics).</summary>
     public bool LengthNormalizesLogProbs => Terms.Any(t => t.Type == PreferenceLossType.Ipo);
 
+    /// <summary>
+    /// True when every term is <c>sft</c>: the loss reads neither the rejected responses nor a reference, so a
+    /// trainer can skip both (TRL's SFTTrainer does the same job on the chosen responses alone).
+    /// </summary>
+    public bool IsSftOnly => Terms.All(t => t.Type == PreferenceLossType.Sft);
+
     /// <summary>The sum of the weights: the factor TRL's logged rewards carry for a combination.</summary>
     public double TotalWeight => Terms.Sum(t => t.Weight);
 

@@ -155,6 +155,8 @@ internal sealed class PreferenceTrainingLoop
     /// <summary>One micro-batch's loss; its figures are added to <paramref name="sums"/>.</summary>
     private Tensor Forward(PreferenceBatch batch, MetricSums sums, PreferenceLoss? lossOverride = null, int step = 0)
     {
+        if (_s.Reference is null && !_o.UseOrpo)
+            return ForwardSftOnly(batch, sums, lossOverride ?? _s.Loss, step);
         // The reference first: its no-grad activations are freed before the policy's (kept for backward) pile up,
         // so the two never add to the peak.
         var reference = _o.UseOrpo ? null : _s.Reference!.Compute(batch);
@@ -198,6 +200,26 @@ internal sealed class PreferenceTrainingLoop
             sums.Add("bco_delta", delta, 1);
         AddRewards(sums, output.WeightedChosenRewards, output.WeightedRejectedRewards);
         return output.Loss;
+    }
+
+    /// <summary>
+    /// A loss of <c>sft</c> terms alone: the chosen rows only, no reference. Σ weights × the token-mean NLL, which is
+    /// what the full path computes for such a loss; the metrics that need the rejected rows are not logged.
+    /// </summary>
+    private Tensor ForwardSftOnly(PreferenceBatch batch, MetricSums sums, PreferenceLoss loss, int step)
+    {
+        var (lp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding, chosenOnly: true);
+        if (!lp.Sums.isfinite().all().item<bool>())
+            throw new NonFiniteLossException(step, "the policy log-probs", batch.RowIndices, LastCheckpoint);
+        long vocab = _s.Policy.Model.Config.Language.VocabSize;
+        sums.Add("logits/chosen", logitSums.sum().item<float>() / (lp.Counts.sum().item<long>() * (double)vocab), 1);
+        sums.Add("logps/chosen", lp.Sums.mean().item<float>(), 1);
+        var nll = -lp.Sums.sum() / lp.Counts.sum().to(lp.Sums.dtype);
+        sums.Add("nll_loss", nll.item<float>(), 1);
+        sums.Add("losses/sft", nll.item<float>(), 1);
+        var total = nll * loss.Options.TotalWeight;
+        sums.Add("loss", total.item<float>(), 1);
+        return total;
     }
 
     private static void AddRewards(MetricSums sums, Tensor chosen, Tensor rejected)
