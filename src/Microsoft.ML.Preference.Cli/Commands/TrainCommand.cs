@@ -33,9 +33,14 @@ internal static class TrainCommand
         var skipBad = new Option<bool>("--skip-bad-rows") { Description = "skip and count bad rows instead of stopping" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
+        var rejectedSpan = new Option<RejectedSpan>("--rejected-span")
+        {
+            Description = "rejected tokens the preference terms score: WholeResponse (the paper) or FirstDivergentStep (up to the end of the first line that differs from the chosen)",
+            DefaultValueFactory = _ => RejectedSpan.WholeResponse,
+        };
         var command = new Command("train", "Train an InternVL model with MPO (or any TRL preference loss) on a jsonl of preference pairs.")
         {
-            model, data, output, imageRoot, loss, beta, epochs, maxSteps, lr, batch, accumulation, loraRank, saveSteps, resume, precompute, skipBad, device, seed,
+            model, data, output, imageRoot, loss, beta, epochs, maxSteps, lr, batch, accumulation, loraRank, saveSteps, resume, precompute, skipBad, device, seed, rejectedSpan,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -60,6 +65,7 @@ internal static class TrainCommand
                 BadRows = parse.GetValue(skipBad) ? BadRowPolicy.Skip : BadRowPolicy.Fail,
                 Device = parse.GetValue(device)!,
                 Seed = parse.GetValue(seed),
+                RejectedSpan = parse.GetValue(rejectedSpan),
                 OutputDirectory = outDir,
             };
             using var cancel = new CancellationTokenSource();

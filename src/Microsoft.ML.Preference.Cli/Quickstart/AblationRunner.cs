@@ -15,9 +15,11 @@ internal static class AblationRunner
     {
         var list = new List<(string, PreferenceLossOptions, Action<Trainers.MpoTrainer.Options>?)>
         {
-            // The two rows every table is read against: SFT on the chosen responses, and MPO itself.
+            // The rows every table is read against: SFT on the chosen responses, MPO itself, and MPO scoring each rejected
+            // response to the end of its first wrong step.
             ("SFT", PreferenceLossOptions.Single(PreferenceLossType.Sft, beta), null),
             ("MPO", PreferenceLossOptions.Mpo with { Beta = beta }, null),
+            (QuickstartRunner.MpoStepName, PreferenceLossOptions.Mpo with { Beta = beta }, o => o.RejectedSpan = Trainers.RejectedSpan.FirstDivergentStep),
         };
         void Add(string name, PreferenceLossType type, double smoothing = 0, Action<Trainers.MpoTrainer.Options>? change = null)
         {

@@ -46,15 +46,20 @@ internal static class QuickstartReport
             MetricsPlot.WriteGrid(path, [Bars(scores)], columns: 1, panelWidth: 900, panelHeight: Math.Max(420, 80 + 44 * scores.Count));
             return;
         }
-        MetricsPlot.WriteGrid(path, [Curves(runs), Bars(scores)], columns: 2, panelWidth: 700, panelHeight: 420);
+        // The base runs thousands of steps and the preference stages a few hundred: each gets its own panel, so the
+        // second is not squeezed into the first's left edge.
+        MetricsPlot.WriteGrid(path, [Curves("Training loss: the base", runs.Take(1)), Curves("Training loss: from the base", runs.Skip(1)), Bars(scores)],
+            columns: 3, panelWidth: 560, panelHeight: 420);
     }
 
-    private static PlotModel Curves(IReadOnlyList<(string Name, IReadOnlyList<TrainingMetrics> History)> runs)
+    private static PlotModel Curves(string title, IEnumerable<(string Name, IReadOnlyList<TrainingMetrics> History)> runs)
     {
-        var model = new PlotModel { Title = "Training loss", Background = OxyColors.White };
+        var model = new PlotModel { Title = title, Background = OxyColors.White };
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "step" });
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "loss" });
-        model.Legends.Add(new Legend { LegendPosition = LegendPosition.TopRight });
+        model.Legends.Add(new Legend { LegendPlacement = LegendPlacement.Outside, LegendPosition = LegendPosition.TopCenter, LegendOrientation = LegendOrientation.Horizontal });
+        if (runs.All(r => r.History.Count == 0))
+            model.Subtitle = "reused from the output folder: no curve";
         foreach (var (name, history) in runs)
         {
             var series = new LineSeries { Title = name };

@@ -18,7 +18,8 @@ internal sealed record ModelScores(string Name, AccuracyMetrics Direct, Accuracy
 /// The paper's claim in miniature, on the built-in synthetic visual-reasoning set: (1) a tiny InternVL-style model
 /// learns the tasks by SFT on rationales and direct answers (the base); (2) correctness-based pairs are built from the
 /// base's own samples; (3) from the same base, SFT on the chosen responses and MPO on the pairs; (4) Direct and CoT
-/// accuracy of base, SFT and MPO on the test split, as a table and a PNG.
+/// accuracy of base, SFT and MPO on the test split, as a table and a PNG. A fourth row, MPO-step, is MPO with each
+/// rejected response scored only up to the end of its first wrong step (see the README's Quickstart for why).
 /// </summary>
 internal sealed partial class QuickstartRunner
 {
@@ -36,22 +37,33 @@ internal sealed partial class QuickstartRunner
         var clock = Stopwatch.StartNew();
         var (data, baseDir, baseHistory, pairRows) = PrepareBaseAndPairs();
 
-        Step("5/6 from the same base: SFT on the chosen responses, and MPO on the pairs");
+        Step("5/6 from the same base: SFT on the chosen responses, MPO on the pairs, and MPO scoring rejected responses to their first wrong step");
         var sftDir = Path.Combine(_o.OutputFolder, "sft");
         var sftHistory = Train(baseDir, pairRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.PreferenceEpochs, _o.PreferenceLearningRate, sftDir, "sft");
         var mpoDir = Path.Combine(_o.OutputFolder, "mpo");
         var mpoHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo with { Beta = _o.Beta }, _o.PreferenceEpochs, _o.PreferenceLearningRate, mpoDir, "mpo");
+        // The same MPO, scoring each rejected response only up to the end of its first wrong step (RejectedSpan).
+        var stepDir = Path.Combine(_o.OutputFolder, "mpo-step");
+        var stepHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo with { Beta = _o.Beta }, _o.PreferenceEpochs, _o.PreferenceLearningRate, stepDir, "mpo-step",
+            o => o.RejectedSpan = RejectedSpan.FirstDivergentStep);
 
         Step("6/6 Direct vs CoT accuracy on the test split");
         var test = TestSet(data);
-        var scores = new List<ModelScores> { Evaluate("base", baseDir, test), Evaluate("SFT", sftDir, test), Evaluate("MPO", mpoDir, test) };
+        var scores = new List<ModelScores>
+        {
+            Evaluate("base", baseDir, test), Evaluate("SFT", sftDir, test), Evaluate("MPO", mpoDir, test), Evaluate(MpoStepName, stepDir, test),
+        };
         QuickstartReport.Print(scores);
         var png = Path.Combine(_o.OutputFolder, "quickstart.png");
-        QuickstartReport.WritePng(png, scores, [("base (SFT on rationales)", baseHistory), ("SFT on chosen", sftHistory), ("MPO", mpoHistory)]);
+        QuickstartReport.WritePng(png, scores,
+            [("base (SFT on rationales)", baseHistory), ("SFT on chosen", sftHistory), ("MPO", mpoHistory), (MpoStepName, stepHistory)]);
         AnsiConsole.WriteLine($"Figure: {Path.GetFullPath(png)}");
         AnsiConsole.WriteLine($"Seed {_o.Seed}; total {clock.Elapsed.TotalMinutes:F1} min. Rerun with the same seed to reproduce the table.");
         return scores;
     }
+
+    /// <summary>The row of MPO with <see cref="RejectedSpan.FirstDivergentStep"/>, in the quickstart and the ablation.</summary>
+    internal const string MpoStepName = "MPO-step";
 
     /// <summary>The test split as an IDataView (Image, Prompt, AnswerGt, Rationale, Family).</summary>
     public IDataView TestSet(SyntheticReasoningDataset data) => _ml.Data.LoadFromEnumerable(data.Test.Select(i => i.ToRow()));

@@ -131,7 +131,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             }
             Log($"Training {trainable.Sum(p => p.numel()):N0} parameters" + (adapter is null ? "." : $" of a rank-{o.Lora!.Rank} LoRA adapter."));
 
-            var preparer = new PreferenceRowPreparer(vlm);
+            var preparer = new PreferenceRowPreparer(vlm, o.RejectedSpan);
             var skipped = new Dictionary<string, int>();
             var rows = Prepare(trainData, preparer, o, skipped, Log);
             var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Log);

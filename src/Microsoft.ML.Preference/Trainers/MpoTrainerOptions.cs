@@ -48,6 +48,13 @@ public sealed partial class MpoTrainer
         /// <summary>Train with ORPO (reference-free odds-ratio loss + NLL) instead of <see cref="Loss"/>. Default false.</summary>
         public bool UseOrpo { get; set; }
 
+        /// <summary>
+        /// Which tokens of the rejected response the preference terms score. Default
+        /// <see cref="RejectedSpan.WholeResponse"/> (the paper, TRL); <see cref="RejectedSpan.FirstDivergentStep"/>
+        /// stops at the end of the step where the rejected response first departs from the chosen one.
+        /// </summary>
+        public RejectedSpan RejectedSpan { get; set; } = RejectedSpan.WholeResponse;
+
         /// <summary>Where the reference log-probs come from. Default <see cref="ReferenceModelKind.InitialPolicy"/>.</summary>
         public ReferenceModelKind Reference { get; set; } = ReferenceModelKind.InitialPolicy;
 

@@ -117,6 +117,21 @@ public class PairPipelineTests
         Assert.Contains(options.OutputPath, e.Message);
         Assert.Contains("not in this input", e.Message);
         Assert.Equal(before, File.ReadAllText(options.OutputPath));
+
+        // So is resuming it with other sampling settings (its rows would mix two runs), naming what changed.
+        var hotter = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model,
+            options with { Sampling = options.Sampling with { Temperature = 0.5 } }));
+        Assert.Contains(options.OutputPath, hotter.Message);
+        Assert.Contains("sampling:", hotter.Message);
+        var fewer = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model, options with { MaxPairsPerQuestion = 1 }));
+        Assert.Contains("max_pairs_per_question: 4 → 1", fewer.Message);
+        Assert.Equal(before, File.ReadAllText(options.OutputPath));
+        // A file without its settings line (an earlier version's) cannot be checked, so it is not resumed either.
+        var legacy = Path.Combine(toy.Root, "legacy.jsonl");
+        File.WriteAllLines(legacy, File.ReadAllLines(options.OutputPath).Where(l => !l.Contains("\"job_settings\"")));
+        var old = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model, options with { OutputPath = legacy }));
+        Assert.Contains("no settings line", old.Message);
+        Assert.Equal(result.Statistics, ml.Preference.Data.LoadPairs(legacy).Statistics);
     }
 
     [Fact]

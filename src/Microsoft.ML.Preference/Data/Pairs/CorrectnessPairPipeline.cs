@@ -56,7 +56,14 @@ public static class CorrectnessPairPipeline
                 throw new BadRowException(row.RowIndex, BadRowReason.EmptyText, "the correctness pipeline needs a ground-truth answer");
         var judge = options.Judge ?? AnswerJudge.IsCorrect;
         var generator = model.CreateGenerator();
-        return PairJobRunner.Run(rows, options.OutputPath, options.ShowProgress, options.Progress, options.CancellationToken,
+        var settings = PairJobSettings.Create("correctness", model, new JsonObject
+        {
+            ["samples_per_question"] = options.SamplesPerQuestion, ["max_pairs_per_question"] = options.MaxPairsPerQuestion,
+            ["fix_answers"] = options.FixAnswers, ["seed"] = options.Seed, ["sampling"] = PairJobSettings.Generation(options.Sampling),
+            // A delegate cannot be compared; the default judge can.
+            ["judge"] = options.Judge is null ? "default" : "custom",
+        });
+        return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, judge, onToken), "correctness pairs");
     }
 

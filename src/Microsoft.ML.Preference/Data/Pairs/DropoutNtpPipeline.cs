@@ -39,7 +39,11 @@ public static class DropoutNtpPipeline
         if (!(options.KeepRatio > 0 && options.KeepRatio < 1))
             throw new ArgumentException($"DropoutNtpOptions.KeepRatio must be in (0, 1), not {options.KeepRatio}.");
         var generator = model.CreateGenerator();
-        return PairJobRunner.Run(rows, options.OutputPath, options.ShowProgress, options.Progress, options.CancellationToken,
+        var settings = PairJobSettings.Create("dropout-ntp", model, new JsonObject
+        {
+            ["keep_ratio"] = options.KeepRatio, ["seed"] = options.Seed, ["generation"] = PairJobSettings.Generation(options.Generation),
+        });
+        return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, onToken), "DropoutNTP pairs");
     }
 

@@ -20,13 +20,45 @@ internal sealed class PairJobLog : IDisposable
 
     public string Path { get; }
 
-    public PairJobLog(string path)
+    /// <summary>The settings line of the file, if it has one (<see cref="PairJobSettings"/>).</summary>
+    public JsonObject? Settings { get; private set; }
+
+    /// <summary>
+    /// Opens (and repairs) the job file at <paramref name="path"/>. With <paramref name="settings"/>, a new file starts
+    /// with them and an existing one must have been written with the same, or nothing is touched and the difference
+    /// is named; without, the file is only read (<see cref="PreferenceData.LoadPairs"/>).
+    /// </summary>
+    public PairJobLog(string path, JsonObject? settings = null)
     {
         Path = path;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         if (File.Exists(path))
             RepairAndIndex(path);
+        if (settings is not null)
+            CheckSettings(settings);
         _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        if (settings is not null && Settings is null)
+        {
+            _writer.Write(new JsonObject { [PairJobSettings.HeaderField] = settings.DeepClone() }.ToJsonString() + "\n");
+            Settings = settings;
+        }
+    }
+
+    private void CheckSettings(JsonObject settings)
+    {
+        if (Settings is null)
+        {
+            if (DoneKeys.Count > 0)
+                throw new InvalidOperationException(
+                    $"{Path} holds {DoneKeys.Count} finished row(s) but no settings line (it was written by an earlier version), so it cannot be " +
+                    "told whether they were sampled the same way. Delete it, or write to another file; it was left as it is.");
+            return;
+        }
+        var differences = PairJobSettings.Differences(Settings, settings);
+        if (differences.Count > 0)
+            throw new InvalidOperationException(
+                $"{Path} was written with other settings ({string.Join("; ", differences)}): resuming it would mix two runs' rows. " +
+                "Delete it, or write to another file; it was left as it is.");
     }
 
     /// <summary>Reads the keys of complete rows; a last line cut by a kill (no newline, bad JSON) is dropped.</summary>
@@ -41,7 +73,9 @@ internal sealed class PairJobLog : IDisposable
             if (line.Length == 0)
                 continue;
             var node = JsonNode.Parse(line)!.AsObject();
-            if (node["row_done"]?.GetValue<string>() is { } done)
+            if (node[PairJobSettings.HeaderField] is JsonObject written)
+                Settings = written;
+            else if (node["row_done"]?.GetValue<string>() is { } done)
             {
                 DoneKeys.Add(done);
                 Markers.Add(node);
@@ -67,9 +101,10 @@ internal sealed class PairJobLog : IDisposable
         Markers.Add(marker);
     }
 
-    /// <summary>The lines of <paramref name="path"/> that are records (not done markers).</summary>
+    /// <summary>The lines of <paramref name="path"/> that are records (not done markers or the settings line).</summary>
     public static IEnumerable<JsonObject> Records(string path) =>
-        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).Where(o => o["row_done"] is null);
+        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject())
+            .Where(o => o["row_done"] is null && o[PairJobSettings.HeaderField] is null);
 
     public void Dispose() => _writer.Dispose();
 }

@@ -14,11 +14,12 @@ namespace Microsoft.ML.Preference.Data.Pairs;
 internal static class PairJobRunner
 {
     /// <summary>Processes the rows not yet done and returns the statistics of the whole output file.</summary>
-    public static PairConstructionStatistics Run(IReadOnlyList<PairSource> rows, string outputPath, bool showProgress, IProgress<PairJobProgress>? progress,
-        CancellationToken cancellationToken, Func<PairSource, Action<GeneratedToken>, (IEnumerable<JsonObject> Lines, JsonObject Counts)> process,
-        string title)
+    public static PairConstructionStatistics Run(IReadOnlyList<PairSource> rows, string outputPath, JsonObject settings, bool showProgress,
+        IProgress<PairJobProgress>? progress, CancellationToken cancellationToken,
+        Func<PairSource, Action<GeneratedToken>, (IEnumerable<JsonObject> Lines, JsonObject Counts)> process, string title)
     {
-        using var log = new PairJobLog(outputPath);
+        // A resumed file must have been written with these settings (checked as it opens; a new file starts with them).
+        using var log = new PairJobLog(outputPath, settings);
         // A resumed file must belong to this input: finished rows of other rows (another data set, image folder or
         // question count) would otherwise be mixed into the result without a word. Checked before any work.
         var keys = rows.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);

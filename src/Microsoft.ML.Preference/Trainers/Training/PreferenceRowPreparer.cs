@@ -12,8 +12,14 @@ namespace Microsoft.ML.Preference.Trainers.Training;
 internal sealed class PreferenceRowPreparer
 {
     private readonly VisionLanguageModel _vlm;
+    private readonly RejectedSpan _rejectedSpan;
+    private readonly Dictionary<int, bool> _endsStep = [];
 
-    public PreferenceRowPreparer(VisionLanguageModel vlm) => _vlm = vlm;
+    public PreferenceRowPreparer(VisionLanguageModel vlm, RejectedSpan rejectedSpan = RejectedSpan.WholeResponse)
+    {
+        _vlm = vlm;
+        _rejectedSpan = rejectedSpan;
+    }
 
     /// <summary>Validates <paramref name="example"/> and tokenises it (images are decoded to size them).</summary>
     public PreparedRow Prepare(PreferenceExample example)
@@ -40,6 +46,8 @@ internal sealed class PreferenceRowPreparer
             if (chosen != expected || rejected != expected)
                 throw new BadRowException(row, BadRowReason.ImagePlaceholderMismatch,
                     $"the text holds image tokens of its own ({Math.Max(chosen, rejected)} <IMG_CONTEXT> for {expected} image tokens)");
+            if (_rejectedSpan == RejectedSpan.FirstDivergentStep)
+                pair = FirstDivergentStep.Apply(pair, EndsStep);
             return new PreparedRow(example, tiles, pair);
         }
         catch (PromptTooLongException e)
@@ -50,6 +58,14 @@ internal sealed class PreferenceRowPreparer
         {
             throw new BadRowException(row, BadRowReason.ImagePlaceholderMismatch, e.Message, e);
         }
+    }
+
+    /// <summary>Whether a token's text holds a newline, the end of a reasoning step (decoded once per id).</summary>
+    private bool EndsStep(int id)
+    {
+        if (!_endsStep.TryGetValue(id, out bool ends))
+            _endsStep[id] = ends = _vlm.Tokenizer.Decode([id]).Contains('\n');
+        return ends;
     }
 
     /// <summary>The tiles of a prepared row [tiles, 3, S, S], or null for a text-only row.</summary>
