@@ -13,14 +13,7 @@ internal static class AblationRunner
     /// <summary>(name, loss terms, option changes) of every run.</summary>
     internal static IReadOnlyList<(string Name, PreferenceLossOptions Loss, Action<Trainers.MpoTrainer.Options>? Change)> Variants(double beta = 0.1)
     {
-        var list = new List<(string, PreferenceLossOptions, Action<Trainers.MpoTrainer.Options>?)>
-        {
-            // The rows every table is read against: SFT on the chosen responses, MPO itself, and MPO scoring each rejected
-            // response to the end of its first wrong step.
-            ("SFT", PreferenceLossOptions.Single(PreferenceLossType.Sft, beta), null),
-            ("MPO", PreferenceLossOptions.Mpo with { Beta = beta }, null),
-            (QuickstartRunner.MpoStepName, PreferenceLossOptions.Mpo with { Beta = beta }, o => o.RejectedSpan = Trainers.RejectedSpan.FirstDivergentStep),
-        };
+        var list = new List<(string, PreferenceLossOptions, Action<Trainers.MpoTrainer.Options>?)>(QuickstartRunner.ComparedRuns(beta));
         void Add(string name, PreferenceLossType type, double smoothing = 0, Action<Trainers.MpoTrainer.Options>? change = null)
         {
             var single = PreferenceLossOptions.Single(type, beta, labelSmoothing: smoothing);

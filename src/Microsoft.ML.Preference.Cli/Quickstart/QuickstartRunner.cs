@@ -38,32 +38,34 @@ internal sealed partial class QuickstartRunner
         var (data, baseDir, baseHistory, pairRows) = PrepareBaseAndPairs();
 
         Step("5/6 from the same base: SFT on the chosen responses, MPO on the pairs, and MPO scoring rejected responses to their first wrong step");
-        var sftDir = Path.Combine(_o.OutputFolder, "sft");
-        var sftHistory = Train(baseDir, pairRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.PreferenceEpochs, _o.PreferenceLearningRate, sftDir, "sft");
-        var mpoDir = Path.Combine(_o.OutputFolder, "mpo");
-        var mpoHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo with { Beta = _o.Beta }, _o.PreferenceEpochs, _o.PreferenceLearningRate, mpoDir, "mpo");
-        // The same MPO, scoring each rejected response only up to the end of its first wrong step (RejectedSpan).
-        var stepDir = Path.Combine(_o.OutputFolder, "mpo-step");
-        var stepHistory = Train(baseDir, pairRows, PreferenceLossOptions.Mpo with { Beta = _o.Beta }, _o.PreferenceEpochs, _o.PreferenceLearningRate, stepDir, "mpo-step",
-            o => o.RejectedSpan = RejectedSpan.FirstDivergentStep);
+        var trained = ComparedRuns(_o.Beta).Select(run =>
+        {
+            var dir = Path.Combine(_o.OutputFolder, run.Name.ToLowerInvariant());
+            return (run.Name, Dir: dir, History: Train(baseDir, pairRows, run.Loss, _o.PreferenceEpochs, _o.PreferenceLearningRate, dir, run.Name.ToLowerInvariant(), run.Change));
+        }).ToList();
 
         Step("6/6 Direct vs CoT accuracy on the test split");
         var test = TestSet(data);
-        var scores = new List<ModelScores>
-        {
-            Evaluate("base", baseDir, test), Evaluate("SFT", sftDir, test), Evaluate("MPO", mpoDir, test), Evaluate(MpoStepName, stepDir, test),
-        };
+        var scores = new List<ModelScores> { Evaluate("base", baseDir, test) };
+        scores.AddRange(trained.Select(t => Evaluate(t.Name, t.Dir, test)));
         QuickstartReport.Print(scores);
         var png = Path.Combine(_o.OutputFolder, "quickstart.png");
-        QuickstartReport.WritePng(png, scores,
-            [("base (SFT on rationales)", baseHistory), ("SFT on chosen", sftHistory), ("MPO", mpoHistory), (MpoStepName, stepHistory)]);
+        QuickstartReport.WritePng(png, scores, [("base (SFT on rationales)", baseHistory), .. trained.Select(t => (t.Name, t.History))]);
         AnsiConsole.WriteLine($"Figure: {Path.GetFullPath(png)}");
         AnsiConsole.WriteLine($"Seed {_o.Seed}; total {clock.Elapsed.TotalMinutes:F1} min. Rerun with the same seed to reproduce the table.");
         return scores;
     }
 
-    /// <summary>The row of MPO with <see cref="RejectedSpan.FirstDivergentStep"/>, in the quickstart and the ablation.</summary>
-    internal const string MpoStepName = "MPO-step";
+    /// <summary>
+    /// The runs every table is read against, trained from the base by the quickstart and first in the ablation: SFT on
+    /// the chosen responses, MPO, and MPO scoring each rejected response to the end of its first wrong step.
+    /// </summary>
+    internal static IReadOnlyList<(string Name, PreferenceLossOptions Loss, Action<MpoTrainer.Options>? Change)> ComparedRuns(double beta) =>
+    [
+        ("SFT", PreferenceLossOptions.Single(PreferenceLossType.Sft, beta), null),
+        ("MPO", PreferenceLossOptions.Mpo with { Beta = beta }, null),
+        ("MPO-step", PreferenceLossOptions.Mpo with { Beta = beta }, o => o.RejectedSpan = RejectedSpan.FirstDivergentStep),
+    ];
 
     /// <summary>The test split as an IDataView (Image, Prompt, AnswerGt, Rationale, Family).</summary>
     public IDataView TestSet(SyntheticReasoningDataset data) => _ml.Data.LoadFromEnumerable(data.Test.Select(i => i.ToRow()));

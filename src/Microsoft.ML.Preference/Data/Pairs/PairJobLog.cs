@@ -23,42 +23,21 @@ internal sealed class PairJobLog : IDisposable
     /// <summary>The settings line of the file, if it has one (<see cref="PairJobSettings"/>).</summary>
     public JsonObject? Settings { get; private set; }
 
-    /// <summary>
-    /// Opens (and repairs) the job file at <paramref name="path"/>. With <paramref name="settings"/>, a new file starts
-    /// with them and an existing one must have been written with the same, or nothing is touched and the difference
-    /// is named; without, the file is only read (<see cref="PreferenceData.LoadPairs"/>).
-    /// </summary>
-    public PairJobLog(string path, JsonObject? settings = null)
+    /// <summary>Opens (and repairs) the job file at <paramref name="path"/>, reading its settings line and finished rows.</summary>
+    public PairJobLog(string path)
     {
         Path = path;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         if (File.Exists(path))
             RepairAndIndex(path);
-        if (settings is not null)
-            CheckSettings(settings);
         _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
-        if (settings is not null && Settings is null)
-        {
-            _writer.Write(new JsonObject { [PairJobSettings.HeaderField] = settings.DeepClone() }.ToJsonString() + "\n");
-            Settings = settings;
-        }
     }
 
-    private void CheckSettings(JsonObject settings)
+    /// <summary>Writes <paramref name="settings"/> as the file's first line: call it only on a file without settings or rows.</summary>
+    public void StartWith(JsonObject settings)
     {
-        if (Settings is null)
-        {
-            if (DoneKeys.Count > 0)
-                throw new InvalidOperationException(
-                    $"{Path} holds {DoneKeys.Count} finished row(s) but no settings line (it was written by an earlier version), so it cannot be " +
-                    "told whether they were sampled the same way. Delete it, or write to another file; it was left as it is.");
-            return;
-        }
-        var differences = PairJobSettings.Differences(Settings, settings);
-        if (differences.Count > 0)
-            throw new InvalidOperationException(
-                $"{Path} was written with other settings ({string.Join("; ", differences)}): resuming it would mix two runs' rows. " +
-                "Delete it, or write to another file; it was left as it is.");
+        _writer.Write(new JsonObject { [PairJobSettings.HeaderField] = settings.DeepClone() }.ToJsonString() + "\n");
+        Settings = settings;
     }
 
     /// <summary>Reads the keys of complete rows; a last line cut by a kill (no newline, bad JSON) is dropped.</summary>

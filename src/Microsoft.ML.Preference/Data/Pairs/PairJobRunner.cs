@@ -18,16 +18,26 @@ internal static class PairJobRunner
         IProgress<PairJobProgress>? progress, CancellationToken cancellationToken,
         Func<PairSource, Action<GeneratedToken>, (IEnumerable<JsonObject> Lines, JsonObject Counts)> process, string title)
     {
-        // A resumed file must have been written with these settings (checked as it opens; a new file starts with them).
-        using var log = new PairJobLog(outputPath, settings);
-        // A resumed file must belong to this input: finished rows of other rows (another data set, image folder or
-        // question count) would otherwise be mixed into the result without a word. Checked before any work.
+        using var log = new PairJobLog(outputPath);
+        // A resumed file must belong to this run, or its rows would be mixed into the result without a word: the same
+        // settings (sampling, model, seed; a file without them cannot be checked) and no finished rows of other rows
+        // (another data set, image folder or question count). Checked before any work; the file is left as it is.
+        if (log.Settings is null && log.DoneKeys.Count > 0)
+            throw new InvalidOperationException(
+                $"{outputPath} holds {log.DoneKeys.Count} finished row(s) but no settings line (it was written by an earlier version), so it cannot be " +
+                "told whether they were sampled the same way. Delete it, or write to another file; it was left as it is.");
+        if (log.Settings is not null && PairJobSettings.Differences(log.Settings, settings) is { Count: > 0 } differences)
+            throw new InvalidOperationException(
+                $"{outputPath} was written with other settings ({string.Join("; ", differences)}): resuming it would mix two runs' rows. " +
+                "Delete it, or write to another file; it was left as it is.");
         var keys = rows.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
         var foreign = log.DoneKeys.Where(k => !keys.Contains(k)).ToList();
         if (foreign.Count > 0)
             throw new InvalidOperationException(
                 $"{outputPath} holds {foreign.Count} finished row(s) that are not in this input (first: '{foreign[0]}'): it was written for " +
                 "other rows. Delete it, or write to another file; it was left as it is.");
+        if (log.Settings is null)
+            log.StartWith(settings);
         long tokens = 0;
         int pairs = 0;
         var clock = Stopwatch.StartNew();
