@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Microsoft.ML.Preference.Cli.Quickstart;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
@@ -14,7 +15,11 @@ internal static class QuickstartCommand
         var sizes = new SizeOptions();
         var command = new Command("quickstart", "Base model, pairs, SFT and MPO on a built-in synthetic visual-reasoning set; prints the Direct vs CoT table and writes a PNG.");
         sizes.AddTo(command);
-        command.SetAction(parse => CliErrors.Run(() => new QuickstartRunner(sizes.Read(parse)).Run()));
+        command.SetAction(parse =>
+        {
+            var options = sizes.Read(parse);
+            return RunStoppable(options, cancel => new QuickstartRunner(options, cancel).Run());
+        });
         return command;
     }
 
@@ -26,9 +31,43 @@ internal static class QuickstartCommand
         var command = new Command("ablation", "Train DPO, RSO, IPO, cDPO, robust, BCO, SPPO, AOT, TR-DPO, ORPO and each + SFT from the same base and pairs; " +
             "writes the Direct / CoT / delta table (markdown) and a PNG. Long: not part of CI. Give it the quickstart's sizes to reuse its base and pairs.") { only };
         sizes.AddTo(command);
-        command.SetAction(parse => CliErrors.Run(() => AblationRunner.Run(sizes.Read(parse),
-            parse.GetValue(only) is { } names ? names.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null)));
+        command.SetAction(parse =>
+        {
+            var options = sizes.Read(parse);
+            var names = parse.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            return RunStoppable(options, cancel => AblationRunner.Run(options, names, cancel));
+        });
         return command;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/> with Ctrl+C wired to a cancellation token: the run stops at the next step boundary
+    /// (or after the current question while building pairs) and says what it kept, instead of dying mid-write.
+    /// </summary>
+    private static int RunStoppable(QuickstartOptions options, Action<CancellationToken> run)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler stop = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+            AnsiConsole.MarkupLine("[yellow]Stopping at the next step boundary...[/]");
+        };
+        Console.CancelKeyPress += stop;
+        try
+        {
+            return CliErrors.Run(() => run(cancel.Token));
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            AnsiConsole.WriteLine($"Stopped. {Path.GetFullPath(options.OutputFolder)} keeps the data, the base model if it was finished, and the " +
+                "pairs of the questions done; the same command goes on from there (a stopped base from its checkpoint; an unfinished SFT or MPO run starts again).");
+            return 130;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= stop;
+        }
     }
 
     /// <summary>The options both commands share; each defaults to <see cref="QuickstartOptions"/>'s value.</summary>

@@ -34,9 +34,9 @@ internal static class AblationRunner
         return list;
     }
 
-    public static void Run(QuickstartOptions options, IReadOnlySet<string>? only = null)
+    public static void Run(QuickstartOptions options, IReadOnlySet<string>? only = null, CancellationToken cancel = default)
     {
-        var runner = new QuickstartRunner(options);
+        var runner = new QuickstartRunner(options, cancel);
         var (data, baseDir, _, pairs) = runner.PrepareBaseAndPairs();
         var test = runner.TestSet(data);
         var scores = new List<ModelScores> { runner.Evaluate("base", baseDir, test) };

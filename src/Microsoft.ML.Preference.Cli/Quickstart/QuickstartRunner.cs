@@ -25,12 +25,20 @@ internal sealed partial class QuickstartRunner
 {
     private readonly QuickstartOptions _o;
     private readonly MLContext _ml;
+    private readonly CancellationToken _cancel;
 
-    public QuickstartRunner(QuickstartOptions options)
+    /// <param name="options">Sizes of the run.</param>
+    /// <param name="cancel">Stops training at a step boundary, pair building after the current question, and evaluation
+    /// between models; what is finished stays in the output folder for the next run.</param>
+    public QuickstartRunner(QuickstartOptions options, CancellationToken cancel = default)
     {
         _o = options;
         _ml = new MLContext(seed: options.Seed);
+        _cancel = cancel;
     }
+
+    /// <summary>Adjusts every training run's options after the runner has set them (tests watch or stop steps with it).</summary>
+    internal Action<MpoTrainer.Options>? ConfigureTraining { get; init; }
 
     public IReadOnlyList<ModelScores> Run()
     {
@@ -73,6 +81,16 @@ internal sealed partial class QuickstartRunner
     /// <summary>Steps 1-4: data, tiny model, base model and pairs. Reuses a base and pairs already in the output folder.</summary>
     public (SyntheticReasoningDataset Data, string BaseDir, IReadOnlyList<TrainingMetrics> BaseHistory, IReadOnlyList<PairRow> Pairs) PrepareBaseAndPairs()
     {
+        var (data, baseDir, baseHistory) = PrepareBase();
+        return (data, baseDir, baseHistory, BuildPairs(data, baseDir));
+    }
+
+    /// <summary>
+    /// Steps 1-3: data, tiny model and base model. A base already in the output folder is reused when it was made with
+    /// the same settings (its curve then comes from its metrics log); one made with other settings is refused.
+    /// </summary>
+    public (SyntheticReasoningDataset Data, string BaseDir, IReadOnlyList<TrainingMetrics> BaseHistory) PrepareBase()
+    {
         Directory.CreateDirectory(_o.OutputFolder);
         AnsiConsole.MarkupLineInterpolated($"[bold]MPO quickstart[/]: seed {_o.Seed}, output {Path.GetFullPath(_o.OutputFolder)}");
 
@@ -102,10 +120,46 @@ internal sealed partial class QuickstartRunner
             new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.Direct), i.Answer, AnswerExtractor.Extract(SyntheticReasoningGenerator.WrongRationales(i)[0]).Answer ?? "?"),
         }).ToList();
         var baseDir = Path.Combine(_o.OutputFolder, "base");
-        IReadOnlyList<TrainingMetrics> baseHistory = File.Exists(Path.Combine(baseDir, "model.safetensors"))
-            ? []
-            : Train(modelDir, sftRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.BaseEpochs, _o.BaseLearningRate, baseDir, "base");
+        var baseSettings = QuickstartBaseSettings.From(_o);
+        IReadOnlyList<TrainingMetrics> baseHistory;
+        if (File.Exists(Path.Combine(baseDir, "model.safetensors")))
+        {
+            baseSettings.EnsureMatches(baseDir);
+            baseHistory = SavedHistory("base");
+            AnsiConsole.WriteLine($"   reusing the base model in {baseDir} (made with the same settings)");
+        }
+        else
+        {
+            baseHistory = TrainBase(modelDir, sftRows, baseDir, baseSettings);
+        }
+        return (data, baseDir, baseHistory);
+    }
 
+    /// <summary>
+    /// Trains the base and saves it with its settings. A base stopped part-way (Ctrl+C writes a checkpoint) goes on
+    /// from its checkpoint when it was started with the same settings; checkpoints of a base started with other
+    /// settings are removed, so that "latest" cannot pick them. Returns the whole run's curve, steps before a stop included.
+    /// </summary>
+    private IReadOnlyList<TrainingMetrics> TrainBase(string modelDir, IReadOnlyList<PairRow> sftRows, string baseDir, QuickstartBaseSettings settings)
+    {
+        var runDir = RunFolder("base");
+        var checkpoints = Directory.Exists(runDir) ? Directory.GetDirectories(runDir, TrainingCheckpoint.Prefix + "*") : [];
+        bool resume = checkpoints.Length > 0 && settings.DifferencesFrom(runDir) is { Count: 0 };
+        if (resume)
+            AnsiConsole.WriteLine($"   going on from the stopped base run's checkpoint in {runDir}");
+        else
+            foreach (var stale in checkpoints)
+                Directory.Delete(stale, recursive: true);
+        settings.Save(runDir);
+        Train(modelDir, sftRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.BaseEpochs, _o.BaseLearningRate, baseDir, "base",
+            resume ? o => o.ResumeFromCheckpoint = "latest" : null);
+        settings.Save(baseDir);
+        return SavedHistory("base");
+    }
+
+    /// <summary>Step 4: correctness-based pairs from the base's samples (a pair job in the output folder resumes).</summary>
+    private IReadOnlyList<PairRow> BuildPairs(SyntheticReasoningDataset data, string baseDir)
+    {
         Step("4/6 correctness-based pairs from the base model's own samples");
         var questions = _ml.Data.LoadFromEnumerable(data.Train.Take(_o.PairQuestions).Select(i => i.ToRow()));
         PairConstructionResult pairs;
@@ -114,7 +168,7 @@ internal sealed partial class QuickstartRunner
             pairs = _ml.Preference.Data.BuildCorrectnessPairs(questions, generator, new CorrectnessPipelineOptions
             {
                 OutputPath = Path.Combine(_o.OutputFolder, "pairs.jsonl"), SamplesPerQuestion = _o.SamplesPerQuestion,
-                MaxPairsPerQuestion = _o.MaxPairsPerQuestion, Seed = _o.Seed, ShowProgress = true,
+                MaxPairsPerQuestion = _o.MaxPairsPerQuestion, Seed = _o.Seed, ShowProgress = true, CancellationToken = _cancel,
                 Sampling = new GenerationOptions { Temperature = _o.SamplingTemperature, MaxNewTokens = _o.MaxNewTokens },
             });
         }
@@ -123,7 +177,7 @@ internal sealed partial class QuickstartRunner
             .Select(p => new PairRow(p.Image[0], ReasoningPrompts.Apply(p.Prompt, AnswerMode.ChainOfThought), p.Chosen, p.Rejected)).ToList();
         if (pairRows.Count == 0)
             throw new InvalidOperationException("The base model produced no pairs (all its samples were right, wrong or unparsable); train it longer.");
-        return (data, baseDir, baseHistory, pairRows);
+        return pairRows;
     }
 
     /// <summary>A CoT-prompted preference pair of the quickstart.</summary>
@@ -137,9 +191,10 @@ internal sealed partial class QuickstartRunner
         {
             ModelPath = modelPath, Loss = loss, NumberOfEpochs = epochs, LearningRate = lr, BatchSize = 8, WarmupRatio = 0.05,
             FreezeVision = false, MaxLength = 256, Seed = _o.Seed, SystemMessage = _o.SystemMessage, Device = "cpu",
-            OutputDirectory = Path.Combine(_o.OutputFolder, "runs", name), ShowProgress = true,
+            OutputDirectory = RunFolder(name), ShowProgress = true, CancellationToken = _cancel,
         };
         change?.Invoke(options);
+        ConfigureTraining?.Invoke(options);
         var trainer = _ml.Preference.Trainers.Mpo(options);
         using var model = trainer.Fit(_ml.Data.LoadFromEnumerable(rows));
         model.Save(saveTo);
@@ -148,9 +203,29 @@ internal sealed partial class QuickstartRunner
         return model.TrainingHistory;
     }
 
+    private string RunFolder(string name) => Path.Combine(_o.OutputFolder, "runs", name);
+
+    /// <summary>The curves of an earlier run of <paramref name="name"/> (for the PNG when its model is reused); none if it left no readable log.</summary>
+    private IReadOnlyList<TrainingMetrics> SavedHistory(string name)
+    {
+        var path = Path.Combine(RunFolder(name), "metrics.jsonl");
+        if (!File.Exists(path))
+            return [];
+        try
+        {
+            return MetricsLog.Read(path);
+        }
+        catch (InvalidDataException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"   [yellow]the {name} curve is left out of the PNG:[/] {e.Message}");
+            return [];
+        }
+    }
+
     /// <summary>Direct and CoT accuracy of the model saved in <paramref name="folder"/>.</summary>
     public ModelScores Evaluate(string name, string folder, IDataView test)
     {
+        _cancel.ThrowIfCancellationRequested();
         using var model = MpoTransformer.Load(_ml, folder);
         model.Generation = new GenerationOptions { MaxNewTokens = _o.MaxNewTokens };
         model.BatchSize = 16;

@@ -159,7 +159,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 Log($"Reference: {reference.Description}.");
 
             var metricsPath = o.OutputDirectory is null ? null : Path.Combine(o.OutputDirectory, "metrics.jsonl");
-            using var metricsLog = new MetricsLog(metricsPath);
+            using var metricsLog = new MetricsLog(metricsPath, checkpoint is null ? 0 : TrainingCheckpoint.ReadState(checkpoint).Step);
             var progressChannel = _host.StartProgressChannel("MPO training");
             var setup = new TrainingSetup
             {

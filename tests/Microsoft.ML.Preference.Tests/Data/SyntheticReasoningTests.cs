@@ -50,6 +50,25 @@ public sealed class SyntheticReasoningTests : IDisposable
     }
 
     [Fact]
+    public void ARerunInTheSameFolderLeavesItsImagesUntouchedAndMendsADamagedOne()
+    {
+        var first = All(Generate("a", seed: 3)).Select(i => i.ImagePath).Distinct().ToList();
+        var old = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        foreach (var file in first)
+            File.SetLastWriteTimeUtc(file, old);
+        var good = File.ReadAllBytes(first[1]);
+        File.WriteAllBytes(first[1], good[..(good.Length / 2)]); // what a kill in the middle of a write leaves
+        File.SetLastWriteTimeUtc(first[1], old);
+
+        var again = All(Generate("a", seed: 3)).Select(i => i.ImagePath).Distinct().ToList();
+        Assert.Equal(first, again);
+        // Unchanged files keep their time (training fingerprints and caches made from them stay valid) ...
+        Assert.All(again.Where(f => f != first[1]), f => Assert.Equal(old, File.GetLastWriteTimeUtc(f)));
+        // ... and the cut one is written again, whole.
+        Assert.Equal(good, File.ReadAllBytes(first[1]));
+    }
+
+    [Fact]
     public void DifferentSeedGivesDifferentItems()
     {
         var a = Generate("a", seed: 0);

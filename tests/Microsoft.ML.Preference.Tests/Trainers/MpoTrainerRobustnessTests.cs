@@ -80,11 +80,54 @@ public class MpoTrainerRobustnessTests
         Assert.Equal(Path.Combine(o.OutputDirectory, "checkpoint-2"), e.Checkpoint);
         Assert.Contains("checkpoint-2", e.Message);
 
+        var metricsPath = Path.Combine(o.OutputDirectory, "metrics.jsonl");
+        Assert.Equal([1, 2], MetricsLog.Read(metricsPath).Select(m => m.Step));
+        // What a kill after the checkpoint leaves: a step the resumed run does again, and a torn line.
+        File.AppendAllText(metricsPath, "{\"step\":3,\"epoch\":0.5,\"loss\":9}\n{\"step\":4,\"ep");
+
         o.CancellationToken = default;
         o.Progress = null;
         o.ResumeFromCheckpoint = "latest";
-        using var resumed = ml.Preference.Trainers.Mpo(o).Fit(data);
-        Assert.Equal(Enumerable.Range(3, 4), resumed.TrainingHistory.Select(h => h.Step));
+        using (var resumed = ml.Preference.Trainers.Mpo(o).Fit(data))
+        {
+            Assert.Equal(Enumerable.Range(3, 4), resumed.TrainingHistory.Select(h => h.Step));
+            var logged = MetricsLog.Read(metricsPath);
+            Assert.Equal(Enumerable.Range(1, 6), logged.Select(m => m.Step));
+            Assert.Equal(resumed.TrainingHistory[0]["loss"], logged[2]["loss"]);
+        }
+
+        // A fresh run in the same folder starts the file anew instead of following the old run's lines.
+        o.ResumeFromCheckpoint = null;
+        o.MaxSteps = 2;
+        using (ml.Preference.Trainers.Mpo(o).Fit(data))
+            Assert.Equal([1, 2], MetricsLog.Read(metricsPath).Select(m => m.Step));
+    }
+
+    [Fact]
+    public void MetricsLinesReadBackAsWrittenAndABadLineNamesItsNumber()
+    {
+        var record = new TrainingMetrics(7, 0.25);
+        record.Set("loss", 0.125);
+        record.Set("rewards/margins", -3.5e-7);
+        record.Set("grad_norm", double.NaN);
+        var back = TrainingMetrics.FromJsonLine(record.ToJsonLine());
+        Assert.Equal(7, back.Step);
+        Assert.Equal(0.25, back.Epoch);
+        Assert.Equal(record.Values, back.Values);
+        Assert.True(double.IsNaN(back["grad_norm"]));
+
+        var folder = Directory.CreateTempSubdirectory("mlpref-metrics-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "metrics.jsonl");
+            File.WriteAllLines(path, [record.ToJsonLine(), "", "{\"epoch\":1}"]);
+            var e = Assert.Throws<InvalidDataException>(() => MetricsLog.Read(path));
+            Assert.Contains("line 3", e.Message);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 
     [Fact]

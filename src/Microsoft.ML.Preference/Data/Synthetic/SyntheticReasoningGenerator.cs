@@ -101,7 +101,13 @@ public static class SyntheticReasoningGenerator
         {
             string file = Path.Combine(images, $"{FamilyName(task.Family)}-{Fnv1a(task.Key):x16}-{options.ImageSize}.png");
             if (written.Add(file))
-                File.WriteAllBytes(file, SyntheticDrawing.RenderPng(options.ImageSize, task.Draw));
+            {
+                // Bytes already on disk are not written again: an unchanged file keeps the fingerprints of data made
+                // from it (a training checkpoint to resume from, a reference log-prob cache) valid on a rerun.
+                var png = SyntheticDrawing.RenderPng(options.ImageSize, task.Draw);
+                if (!File.Exists(file) || !File.ReadAllBytes(file).AsSpan().SequenceEqual(png))
+                    File.WriteAllBytes(file, png);
+            }
             items.Add(new SyntheticReasoningItem($"{prefix}-{items.Count:D5}", split, file, task));
         }
         return items;

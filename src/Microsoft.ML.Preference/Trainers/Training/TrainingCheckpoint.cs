@@ -35,7 +35,7 @@ internal static class TrainingCheckpoint
     public const string ModelFolder = "model";
     public const string AdapterFolder = "adapter";
     public const string ReferenceFolder = "reference";
-    private const string Prefix = "checkpoint-";
+    public const string Prefix = "checkpoint-";
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 

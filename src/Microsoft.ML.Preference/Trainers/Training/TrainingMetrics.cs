@@ -47,6 +47,26 @@ public sealed class TrainingMetrics
         return sb.Append('}').ToString();
     }
 
+    /// <summary>
+    /// The record written by <see cref="ToJsonLine"/>: step, epoch and every figure (non-finite figures, written as
+    /// strings such as "NaN", come back as numbers).
+    /// </summary>
+    public static TrainingMetrics FromJsonLine(string line)
+    {
+        using var doc = JsonDocument.Parse(line);
+        var root = doc.RootElement;
+        var metrics = new TrainingMetrics(root.GetProperty("step").GetInt32(), root.GetProperty("epoch").GetDouble());
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.Name is "step" or "epoch")
+                continue;
+            metrics.Set(property.Name, property.Value.ValueKind == JsonValueKind.String
+                ? double.Parse(property.Value.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture)
+                : property.Value.GetDouble());
+        }
+        return metrics;
+    }
+
     /// <summary>A short human line for logs: the figures a user watches.</summary>
     public string Summary()
     {
