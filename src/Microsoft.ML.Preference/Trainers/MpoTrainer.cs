@@ -8,7 +8,6 @@ using Microsoft.ML.Preference.Trainers.Losses;
 using Microsoft.ML.Preference.Trainers.Training;
 using Microsoft.ML.Preference.Transformers;
 using Microsoft.ML.Runtime;
-using Spectre.Console;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -234,21 +233,15 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             loop.Run((step, _) => done = step);
             return;
         }
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
+        ConsoleProgress.Run("MPO training", loop.TotalSteps, report =>
+            loop.Run((step, total) =>
             {
-                var task = ctx.AddTask("MPO training", maxValue: loop.TotalSteps);
-                loop.Run((step, total) =>
-                {
-                    done = step;
-                    task.Value = step;
-                    var m = loop.History[^1];
-                    task.Description = double.IsNaN(m["rewards/accuracies"])
-                        ? $"step {step}/{total} loss {m["loss"]:F4}"
-                        : $"step {step}/{total} loss {m["loss"]:F4} acc {m["rewards/accuracies"]:F2}";
-                });
-            });
+                done = step;
+                var m = loop.History[^1];
+                report(step, double.IsNaN(m["rewards/accuracies"])
+                    ? $"step {step}/{total} loss {m["loss"]:F4}"
+                    : $"step {step}/{total} loss {m["loss"]:F4} acc {m["rewards/accuracies"]:F2}");
+            }));
     }
 
     private static void Freeze(InternVLChatModel model, Options o)

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
-using Spectre.Console;
+using Microsoft.ML.Preference.Runtime;
 
 namespace Microsoft.ML.Preference.Data.Pairs;
 
@@ -65,17 +65,8 @@ internal static class PairJobRunner
             Loop(null);
             return PairConstructionStatistics.FromMarkers(log.Markers);
         }
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask(title, maxValue: rows.Count);
-                Loop(done =>
-                {
-                    task.Value = done;
-                    task.Description = $"{title}: {done}/{rows.Count} rows, {pairs} pairs, {tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} tokens/s";
-                });
-            });
+        ConsoleProgress.Run(title, rows.Count, report =>
+            Loop(done => report(done, $"{title}: {done}/{rows.Count} rows, {pairs} pairs, {tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} tokens/s")));
         return PairConstructionStatistics.FromMarkers(log.Markers);
     }
 

@@ -92,8 +92,8 @@ public sealed class InternLM2DecoderLayer : DecoderLayer
     public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache)
     {
         using var scope = torch.NewDisposeScope();
-        hidden = hidden + attention.Forward(attention_norm.forward(hidden), cos, sin, mask, cache);
-        hidden = hidden + feed_forward.forward(ffn_norm.forward(hidden));
+        hidden = hidden.Plus(attention.Forward(attention_norm.forward(hidden), cos, sin, mask, cache));
+        hidden = hidden.Plus(feed_forward.forward(ffn_norm.forward(hidden)));
         return hidden.MoveToOuterDisposeScope();
     }
 }

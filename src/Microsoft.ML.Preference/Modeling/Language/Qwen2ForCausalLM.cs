@@ -87,8 +87,8 @@ public sealed class Qwen2DecoderLayer : DecoderLayer
     public override Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache)
     {
         using var scope = torch.NewDisposeScope();
-        hidden = hidden + self_attn.Forward(input_layernorm.forward(hidden), cos, sin, mask, cache);
-        hidden = hidden + mlp.forward(post_attention_layernorm.forward(hidden));
+        hidden = hidden.Plus(self_attn.Forward(input_layernorm.forward(hidden), cos, sin, mask, cache));
+        hidden = hidden.Plus(mlp.forward(post_attention_layernorm.forward(hidden)));
         return hidden.MoveToOuterDisposeScope();
     }
 }

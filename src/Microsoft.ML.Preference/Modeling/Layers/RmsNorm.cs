@@ -11,12 +11,13 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double _eps;
+    // Held by the module for every forward: see HeldScalars.
+    private readonly Scalar _eps;
 
     /// <summary>Creates the norm over the last dimension of size <paramref name="size"/>.</summary>
     public RmsNorm(long size, double eps, string name = nameof(RmsNorm)) : base(name)
     {
-        _eps = eps;
+        _eps = eps.ToScalar();
         weight = new Parameter(torch.ones(size));
         register_parameter(nameof(weight), weight);
     }
@@ -27,7 +28,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var dtype = x.dtype;
         var h = x.to(ScalarType.Float32);
-        h = h * torch.rsqrt(h.pow(2).mean([-1L], keepdim: true) + _eps);
+        h = h * torch.rsqrt(h.square().mean([-1L], keepdim: true).Plus(_eps));
         return (weight * h.to(dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -64,6 +64,6 @@ public sealed class RotaryEmbedding
         var s = sin.unsqueeze(1).to(x.dtype);
         long half = x.shape[^1] / 2;
         var rotated = torch.cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return (x * c + rotated * s).MoveToOuterDisposeScope();
+        return (x * c).Plus(rotated * s).MoveToOuterDisposeScope();
     }
 }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Microsoft.ML.Preference.Modeling.Configuration;
+using Microsoft.ML.Preference.Modeling.Layers;
 
 namespace Microsoft.ML.Preference.Modeling.Vision;
 
@@ -40,7 +41,7 @@ public sealed class InternVisionEmbeddings : nn.Module<Tensor, Tensor>
         var cls = class_embedding.expand(n, 1, -1).to(dtype);
         var tokens = torch.cat([cls, patches], 1);
         var position = torch.cat([position_embedding[.., ..1, ..], PatchPositions(h, w)], 1).to(dtype);
-        return (tokens + position).MoveToOuterDisposeScope();
+        return tokens.Plus(position).MoveToOuterDisposeScope();
     }
 
     /// <summary>The patch part of the position embedding for an h×w grid (bicubic, align_corners false).</summary>

@@ -47,8 +47,8 @@ public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        x = x + DropPath(attn.forward(norm1.forward(x)) * ls1);
-        x = x + DropPath(mlp.forward(norm2.forward(x)) * ls2);
+        x = x.Plus(DropPath(attn.forward(norm1.forward(x)) * ls1));
+        x = x.Plus(DropPath(mlp.forward(norm2.forward(x)) * ls2));
         return x.MoveToOuterDisposeScope();
     }
 
