@@ -71,7 +71,7 @@ internal static class QuickstartCommand
     }
 
     /// <summary>The options both commands share; each defaults to <see cref="QuickstartOptions"/>'s value.</summary>
-    private sealed class SizeOptions
+    internal sealed class SizeOptions
     {
         private static readonly QuickstartOptions Defaults = new();
 
@@ -80,6 +80,7 @@ internal static class QuickstartCommand
         private readonly Option<int> _train = new("--train-items") { Description = "training items", DefaultValueFactory = _ => Defaults.TrainItems };
         private readonly Option<int> _test = new("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems };
         private readonly Option<int> _baseEpochs = new("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs };
+        private readonly Option<double> _baseLr = new("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate };
         private readonly Option<int> _questions = new("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions };
         private readonly Option<int> _samples = new("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion };
         private readonly Option<int> _maxPairs = new("--max-pairs") { Description = "pairs kept per question", DefaultValueFactory = _ => Defaults.MaxPairsPerQuestion };
@@ -94,14 +95,14 @@ internal static class QuickstartCommand
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _questions, _samples, _maxPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
+            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _questions, _samples, _maxPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
                 command.Options.Add(option);
         }
 
         public QuickstartOptions Read(ParseResult parse) => new()
         {
             OutputFolder = parse.GetValue(_output)!, Seed = parse.GetValue(_seed), TrainItems = parse.GetValue(_train), TestItems = parse.GetValue(_test),
-            BaseEpochs = parse.GetValue(_baseEpochs), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs),
+            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs),
             SamplingTemperature = parse.GetValue(_temperature), PreferenceEpochs = parse.GetValue(_prefEpochs),
             PreferenceLearningRate = parse.GetValue(_prefLr), Beta = parse.GetValue(_beta), Hidden = parse.GetValue(_hidden), Layers = parse.GetValue(_layers),
             VisionHidden = parse.GetValue(_visionHidden), VisionLayers = parse.GetValue(_visionLayers),

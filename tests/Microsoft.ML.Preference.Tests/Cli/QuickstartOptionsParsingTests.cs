@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Microsoft.ML.Preference.Cli.Commands;
+using Microsoft.ML.Preference.Cli.Quickstart;
+
+namespace Microsoft.ML.Preference.Tests.Cli;
+
+public class QuickstartOptionsParsingTests
+{
+    private static QuickstartOptions Parse(params string[] args)
+    {
+        var sizes = new QuickstartCommand.SizeOptions();
+        var command = new System.CommandLine.Command("quickstart");
+        sizes.AddTo(command);
+        var parse = command.Parse(args);
+        Assert.Empty(parse.Errors);
+        return sizes.Read(parse);
+    }
+
+    [Fact]
+    public void NoOptionsGiveTheDefaults() => Assert.Equal(new QuickstartOptions(), Parse());
+
+    [Fact]
+    public void EachSizeOptionReachesItsSetting()
+    {
+        var parsed = Parse("--out", "o", "--seed", "3", "--train-items", "40", "--test-items", "8", "--base-epochs", "2", "--base-lr", "0.001",
+            "--pair-questions", "5", "--samples", "4", "--max-pairs", "2", "--temperature", "0.7", "--preference-epochs", "3", "--preference-lr", "0.0002",
+            "--beta", "0.5", "--hidden", "128", "--layers", "4", "--vision-hidden", "96", "--vision-layers", "3");
+        Assert.Equal(new QuickstartOptions
+        {
+            OutputFolder = "o", Seed = 3, TrainItems = 40, TestItems = 8, BaseEpochs = 2, BaseLearningRate = 0.001, PairQuestions = 5,
+            SamplesPerQuestion = 4, MaxPairsPerQuestion = 2, SamplingTemperature = 0.7, PreferenceEpochs = 3, PreferenceLearningRate = 0.0002,
+            Beta = 0.5, Hidden = 128, Layers = 4, VisionHidden = 96, VisionLayers = 3,
+        }, parsed);
+    }
+}
