@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling.Layers;
 
 namespace Microsoft.ML.Preference.Generation;
 
@@ -12,11 +13,17 @@ public sealed class TokenSampler : IDisposable
     private readonly GenerationOptions _options;
     private readonly Generator? _generator;
 
+    // Held for every call that reads them (see HeldScalars): the temperature and top-p's 1 − p.
+    private readonly Scalar _temperature;
+    private readonly Scalar _dropUpTo;
+
     /// <summary>Creates a sampler; its random stream is fixed by <see cref="GenerationOptions.Seed"/>.</summary>
     public TokenSampler(GenerationOptions options, Device device)
     {
         options.Validate();
         _options = options;
+        _temperature = options.Temperature.ToScalar();
+        _dropUpTo = (1 - options.TopP).ToScalar();
         if (options.Sampling)
             _generator = new Generator((ulong)options.Seed, device);
     }
@@ -27,26 +34,31 @@ public sealed class TokenSampler : IDisposable
         using var scope = torch.NewDisposeScope();
         if (_generator is null)
             return logits.argmax(-1).MoveToOuterDisposeScope();
-        var scores = logits.to(ScalarType.Float32) / _options.Temperature;
+        var scores = logits.to(ScalarType.Float32).div(_temperature);
         if (_options.TopK > 0 && _options.TopK < scores.shape[^1])
         {
             var kth = scores.topk(_options.TopK, dim: -1).values.narrow(-1, _options.TopK - 1, 1);
-            scores = scores.masked_fill(scores < kth, float.NegativeInfinity);
+            scores = scores.masked_fill(scores < kth, HeldScalars.NegativeInfinity);
         }
         if (_options.TopP < 1.0)
         {
             // HF TopPLogitsWarper: sort ascending, drop the tokens whose cumulative mass stays within 1 - p; keep the last.
             var (sorted, order) = scores.sort(dim: -1, descending: false);
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var drop = cumulative <= 1 - _options.TopP;
+            var drop = cumulative.le(_dropUpTo);
             drop[.., -1] = torch.tensor(false);
             var dropInVocabOrder = drop.scatter(-1, order, drop);
-            scores = scores.masked_fill(dropInVocabOrder, float.NegativeInfinity);
+            scores = scores.masked_fill(dropInVocabOrder, HeldScalars.NegativeInfinity);
         }
         var probabilities = scores.softmax(-1);
         return torch.multinomial(probabilities, 1, generator: _generator).squeeze(-1).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _generator?.Dispose();
+    public void Dispose()
+    {
+        _generator?.Dispose();
+        _temperature.Dispose();
+        _dropUpTo.Dispose();
+    }
 }

@@ -60,7 +60,7 @@ public sealed class VisionLanguageGenerator
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var (ids, mask) = LeftPad(requests, device);
-        var positions = (mask.cumsum(-1) - 1).clamp_min(0);
+        var positions = mask.cumsum(-1).Plus(HeldScalars.MinusOne).clamp_min(HeldScalars.Zero);
         long promptLength = ids.shape[1];
         using var cache = _model.LanguageModel.CreateCache(rows, promptLength + options.MaxNewTokens, device);
         using var sampler = new TokenSampler(options, device);
@@ -90,7 +90,7 @@ public sealed class VisionLanguageGenerator
 
             var nextIds = torch.tensor(next, device: device).unsqueeze(1);
             var newMask = torch.cat([mask, torch.ones(rows, 1, dtype: mask.dtype, device: device)], 1);
-            var newPosition = lastPosition + 1;
+            var newPosition = lastPosition.Plus(HeldScalars.One);
             var newLogits = LastLogits(_model.LanguageModel.EmbedTokens(nextIds), newMask, newPosition, cache);
             // The previous step's tensors are done with; keep only the new ones alive past this step.
             mask.Dispose();

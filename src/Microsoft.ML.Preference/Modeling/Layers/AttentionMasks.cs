@@ -23,16 +23,18 @@ public static class AttentionMasks
             _ => float.MinValue,
         };
         long offset = keyLength - queryLength;
-        var q = torch.arange(queryLength, device: device).unsqueeze(1) + offset;
-        var k = torch.arange(keyLength, device: device).unsqueeze(0);
+        using var offsetScalar = offset.ToScalar();
+        using var minScalar = min.ToScalar();
+        var q = HeldScalars.Arange(0, queryLength, 1, device).unsqueeze(1).Plus(offsetScalar);
+        var k = HeldScalars.Arange(0, keyLength, 1, device).unsqueeze(0);
         var blocked = k > q; // [Tq, Tk]
         var blockedFull = blocked.unsqueeze(0).unsqueeze(0).expand(batch, 1, queryLength, keyLength);
         if (attentionMask is not null)
         {
-            var padKeys = attentionMask.to(device).eq(0).view(batch, 1, 1, keyLength);
+            var padKeys = attentionMask.to(device).eq(HeldScalars.Zero).view(batch, 1, 1, keyLength);
             blockedFull = blockedFull.logical_or(padKeys);
         }
-        var mask = torch.zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(blockedFull, min);
+        var mask = torch.zeros(batch, 1, queryLength, keyLength, dtype: dtype, device: device).masked_fill(blockedFull, minScalar);
         return mask.MoveToOuterDisposeScope();
     }
 

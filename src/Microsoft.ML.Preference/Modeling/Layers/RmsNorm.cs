@@ -28,7 +28,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var dtype = x.dtype;
         var h = x.to(ScalarType.Float32);
-        h = h * torch.rsqrt(h.square().mean([-1L], keepdim: true).Plus(_eps));
+        // h * h, not h.square(): TorchSharp's square() is pow(2) with an implicit Scalar (libtorch computes x² as x·x either way).
+        h = h * torch.rsqrt((h * h).mean([-1L], keepdim: true).Plus(_eps));
         return (weight * h.to(dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -46,11 +46,17 @@ public sealed class RotaryEmbedding
         using var scope = torch.NewDisposeScope();
         var device = positionIds.device;
         // As Hugging Face: exponents in float32, base ** exponent, then 1 / that.
-        var exponents = torch.arange(0, _headDim, 2, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / _headDim;
-        var invFreq = 1.0f / torch.pow(Base(keyLength), exponents);
+        // Scalars held for the calls that read them (see HeldScalars).
+        using var headDim = _headDim.ToScalar();
+        var exponents = HeldScalars.Arange(0, _headDim, 2, device).to(ScalarType.Float32).div(headDim);
+        // The base becomes a 0-d tensor here, not a Scalar; 1 / x as reciprocal (TorchSharp's 1f / x is x.reciprocal() * 1).
+        var invFreq = torch.pow(Base(keyLength), exponents).reciprocal();
         var positions = positionIds.to(ScalarType.Float32);
         if (_scaling is { Type: "linear" } linear)
-            positions = positions / linear.Factor;
+        {
+            using var factor = linear.Factor.ToScalar();
+            positions = positions.div(factor);
+        }
         var freqs = positions.unsqueeze(-1) * invFreq; // [B, T, d/2]
         var emb = torch.cat([freqs, freqs], -1);
         return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());
