@@ -20,6 +20,9 @@ internal static class HeldScalars
     /// <summary>The alpha of an unscaled add. Static, so never finalized.</summary>
     public static readonly Scalar One = 1.ToScalar();
 
+    /// <summary>2, the exponent of a square (TorchSharp's <c>square()</c> is <c>pow(2)</c> with a Scalar of its own).</summary>
+    public static readonly Scalar Two = 2.ToScalar();
+
     /// <summary>0, for masks, clamps and the start of a range.</summary>
     public static readonly Scalar Zero = 0.ToScalar();
 
