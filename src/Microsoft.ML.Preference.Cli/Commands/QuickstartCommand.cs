@@ -81,6 +81,9 @@ internal static class QuickstartCommand
         private readonly Option<int> _test = new("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems };
         private readonly Option<int> _baseEpochs = new("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs };
         private readonly Option<double> _baseLr = new("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate };
+        private readonly Option<double> _shortCot = new("--short-cot-share") { Description = "share of the CoT prompts answered without reasoning in the base's last stage (0: no such stage)", DefaultValueFactory = _ => Defaults.ShortCotShare };
+        private readonly Option<int> _shortEpochs = new("--short-answer-epochs") { Description = "epochs of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerEpochs };
+        private readonly Option<double> _shortLr = new("--short-answer-lr") { Description = "learning rate of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerLearningRate };
         private readonly Option<int> _questions = new("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions };
         private readonly Option<int> _samples = new("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion };
         private readonly Option<int> _maxPairs = new("--max-pairs") { Description = "pairs kept per question", DefaultValueFactory = _ => Defaults.MaxPairsPerQuestion };
@@ -95,14 +98,14 @@ internal static class QuickstartCommand
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _questions, _samples, _maxPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
+            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _shortCot, _shortEpochs, _shortLr, _questions, _samples, _maxPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
                 command.Options.Add(option);
         }
 
         public QuickstartOptions Read(ParseResult parse) => new()
         {
             OutputFolder = parse.GetValue(_output)!, Seed = parse.GetValue(_seed), TrainItems = parse.GetValue(_train), TestItems = parse.GetValue(_test),
-            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs),
+            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), ShortCotShare = parse.GetValue(_shortCot), ShortAnswerEpochs = parse.GetValue(_shortEpochs), ShortAnswerLearningRate = parse.GetValue(_shortLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs),
             SamplingTemperature = parse.GetValue(_temperature), PreferenceEpochs = parse.GetValue(_prefEpochs),
             PreferenceLearningRate = parse.GetValue(_prefLr), Beta = parse.GetValue(_beta), Hidden = parse.GetValue(_hidden), Layers = parse.GetValue(_layers),
             VisionHidden = parse.GetValue(_visionHidden), VisionLayers = parse.GetValue(_visionLayers),

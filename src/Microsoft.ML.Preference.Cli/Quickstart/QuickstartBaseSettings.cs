@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Microsoft.ML.Preference.Cli.Quickstart;
 
@@ -11,7 +12,11 @@ namespace Microsoft.ML.Preference.Cli.Quickstart;
 /// </summary>
 internal sealed record QuickstartBaseSettings(
     int Seed, int TrainItems, int BaseEpochs, double BaseLearningRate, int Hidden, int Layers, int VisionHidden, int VisionLayers,
-    int TokenizerMerges, string SystemMessage)
+    int TokenizerMerges, string SystemMessage,
+    // Written only when set, so that a base without the short-answer stage keeps the settings file it had before.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortCotShare,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ShortAnswerEpochs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortAnswerLearningRate)
 {
     /// <summary>The file, in the base model's folder.</summary>
     public const string FileName = "quickstart-base.json";
@@ -21,7 +26,8 @@ internal sealed record QuickstartBaseSettings(
     /// <summary>The settings <paramref name="options"/> asks the base to be made with.</summary>
     public static QuickstartBaseSettings From(QuickstartOptions options) => new(
         options.Seed, options.TrainItems, options.BaseEpochs, options.BaseLearningRate, options.Hidden, options.Layers,
-        options.VisionHidden, options.VisionLayers, options.TokenizerMerges, options.SystemMessage);
+        options.VisionHidden, options.VisionLayers, options.TokenizerMerges, options.SystemMessage,
+        options.ShortCotShare, options.ShortCotShare > 0 ? options.ShortAnswerEpochs : 0, options.ShortCotShare > 0 ? options.ShortAnswerLearningRate : 0);
 
     /// <summary>Writes the file into <paramref name="folder"/> (the base's folder, once the model is saved; its run folder, as training starts).</summary>
     public void Save(string folder)

@@ -16,10 +16,11 @@ internal sealed record ModelScores(string Name, AccuracyMetrics Direct, Accuracy
 
 /// <summary>
 /// The paper's claim in miniature, on the built-in synthetic visual-reasoning set: (1) a tiny InternVL-style model
-/// learns the tasks by SFT on rationales and direct answers (the base); (2) correctness-based pairs are built from the
-/// base's own samples; (3) from the same base, SFT on the chosen responses and MPO on the pairs; (4) Direct and CoT
-/// accuracy of base, SFT and MPO on the test split, as a table and a PNG. A fourth row, MPO-step, is MPO with each
-/// rejected response scored only up to the end of its first wrong step (see the README's Quickstart for why).
+/// learns the tasks by SFT on rationales and direct answers, then, like a real model tuned on instruction data rich in
+/// short answers, learns to answer most CoT prompts without reasoning (the base); (2) correctness-based pairs are
+/// built from the base's own samples; (3) from the same base, SFT on the chosen responses and MPO on the pairs; (4)
+/// Direct and CoT accuracy of base, SFT and MPO on the test split, as a table and a PNG. A fourth row, MPO-step, is
+/// MPO with each rejected response scored only up to the end of its first wrong step (see the README's Quickstart).
 /// </summary>
 internal sealed partial class QuickstartRunner
 {
@@ -58,7 +59,8 @@ internal sealed partial class QuickstartRunner
         scores.AddRange(trained.Select(t => Evaluate(t.Name, t.Dir, test)));
         QuickstartReport.Print(scores);
         var png = Path.Combine(_o.OutputFolder, "quickstart.png");
-        QuickstartReport.WritePng(png, scores, [("base (SFT on rationales)", baseHistory), .. trained.Select(t => (t.Name, t.History))]);
+        var baseLabel = _o.ShortCotShare > 0 ? "base (rationales, then short-answer tuning)" : "base (SFT on rationales)";
+        QuickstartReport.WritePng(png, scores, [(baseLabel, baseHistory), .. trained.Select(t => (t.Name, t.History))]);
         AnsiConsole.WriteLine($"Figure: {Path.GetFullPath(png)}");
         AnsiConsole.WriteLine($"Seed {_o.Seed}; total {clock.Elapsed.TotalMinutes:F1} min. Rerun with the same seed to reproduce the table.");
         return scores;
@@ -114,47 +116,88 @@ internal sealed partial class QuickstartRunner
         });
 
         Step("3/6 the base model: SFT on rationales (CoT) and answers (Direct)");
-        var sftRows = data.Train.SelectMany(i => new[]
-        {
-            new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), i.Rationale, SyntheticReasoningGenerator.WrongRationales(i)[0]),
-            new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.Direct), i.Answer, AnswerExtractor.Extract(SyntheticReasoningGenerator.WrongRationales(i)[0]).Answer ?? "?"),
-        }).ToList();
         var baseDir = Path.Combine(_o.OutputFolder, "base");
-        var baseSettings = QuickstartBaseSettings.From(_o);
-        IReadOnlyList<TrainingMetrics> baseHistory;
-        if (File.Exists(Path.Combine(baseDir, "model.safetensors")))
-        {
-            baseSettings.EnsureMatches(baseDir);
-            baseHistory = SavedHistory("base");
-            AnsiConsole.WriteLine($"   reusing the base model in {baseDir} (made with the same settings)");
-        }
-        else
-        {
-            baseHistory = TrainBase(modelDir, sftRows, baseDir, baseSettings);
-        }
+        if (_o.ShortCotShare <= 0)
+            return (data, baseDir, ReuseOrTrainBase(modelDir, BaseTeachingRows(data.Train, 0, _o.Seed), baseDir, "base", QuickstartBaseSettings.From(_o),
+                _o.BaseEpochs, _o.BaseLearningRate));
+
+        var rationalesDir = Path.Combine(_o.OutputFolder, "base-rationales");
+        var rationales = ReuseOrTrainBase(modelDir, BaseTeachingRows(data.Train, 0, _o.Seed), rationalesDir, "base-rationales",
+            QuickstartBaseSettings.From(_o with { ShortCotShare = 0 }), _o.BaseEpochs, _o.BaseLearningRate);
+        Step($"3b/6 the base's instruction tuning: {_o.ShortCotShare:P0} of the CoT prompts answered without reasoning");
+        var shortAnswers = ReuseOrTrainBase(rationalesDir, BaseTeachingRows(data.Train, _o.ShortCotShare, _o.Seed), baseDir, "base",
+            QuickstartBaseSettings.From(_o), _o.ShortAnswerEpochs, _o.ShortAnswerLearningRate);
+        int offset = rationales.Count == 0 ? 0 : rationales[^1].Step;
+        var baseHistory = rationales.Concat(shortAnswers.Select(m => Shifted(m, offset))).ToList();
         return (data, baseDir, baseHistory);
     }
 
     /// <summary>
-    /// Trains the base and saves it with its settings. A base stopped part-way (Ctrl+C writes a checkpoint) goes on
-    /// from its checkpoint when it was started with the same settings; checkpoints of a base started with other
+    /// The base's teaching rows, two per training item: the CoT prompt with the item's rationale, and the Direct prompt
+    /// with its answer. A share <paramref name="shortCotShare"/> of the CoT rows (drawn by <paramref name="seed"/>) get
+    /// only the rationale's last line, "Final answer: X", as instruction data rich in short answers teaches real models
+    /// to answer a CoT prompt without reasoning. SFT reads only the chosen column; the rejected one holds a wrong answer
+    /// so that the rows are well-formed pairs.
+    /// </summary>
+    internal static IReadOnlyList<PairRow> BaseTeachingRows(IEnumerable<SyntheticReasoningItem> train, double shortCotShare, int seed)
+    {
+        var draw = new Random(seed);
+        return train.SelectMany(i =>
+        {
+            var wrong = SyntheticReasoningGenerator.WrongRationales(i)[0];
+            var cot = draw.NextDouble() < shortCotShare ? i.Rationale[(i.Rationale.LastIndexOf('\n') + 1)..] : i.Rationale;
+            return new[]
+            {
+                new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), cot, wrong),
+                new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.Direct), i.Answer, AnswerExtractor.Extract(wrong).Answer ?? "?"),
+            };
+        }).ToList();
+    }
+
+    /// <summary>
+    /// A stage of the base: reused when <paramref name="saveTo"/> holds one made with <paramref name="settings"/> (its
+    /// curve then comes from its metrics log), refused when it holds one made with others, trained otherwise.
+    /// </summary>
+    private IReadOnlyList<TrainingMetrics> ReuseOrTrainBase(string startFrom, IReadOnlyList<PairRow> rows, string saveTo, string name,
+        QuickstartBaseSettings settings, int epochs, double lr)
+    {
+        if (!File.Exists(Path.Combine(saveTo, "model.safetensors")))
+            return TrainBase(startFrom, rows, saveTo, name, settings, epochs, lr);
+        settings.EnsureMatches(saveTo);
+        AnsiConsole.WriteLine($"   reusing the model in {saveTo} (made with the same settings)");
+        return SavedHistory(name);
+    }
+
+    /// <summary>
+    /// Trains a stage of the base and saves it with its settings. A stage stopped part-way (Ctrl+C writes a checkpoint)
+    /// goes on from its checkpoint when it was started with the same settings; checkpoints of one started with other
     /// settings are removed, so that "latest" cannot pick them. Returns the whole run's curve, steps before a stop included.
     /// </summary>
-    private IReadOnlyList<TrainingMetrics> TrainBase(string modelDir, IReadOnlyList<PairRow> sftRows, string baseDir, QuickstartBaseSettings settings)
+    private IReadOnlyList<TrainingMetrics> TrainBase(string startFrom, IReadOnlyList<PairRow> rows, string saveTo, string name,
+        QuickstartBaseSettings settings, int epochs, double lr)
     {
-        var runDir = RunFolder("base");
+        var runDir = RunFolder(name);
         var checkpoints = Directory.Exists(runDir) ? Directory.GetDirectories(runDir, TrainingCheckpoint.Prefix + "*") : [];
         bool resume = checkpoints.Length > 0 && settings.DifferencesFrom(runDir) is { Count: 0 };
         if (resume)
-            AnsiConsole.WriteLine($"   going on from the stopped base run's checkpoint in {runDir}");
+            AnsiConsole.WriteLine($"   going on from the stopped {name} run's checkpoint in {runDir}");
         else
             foreach (var stale in checkpoints)
                 Directory.Delete(stale, recursive: true);
         settings.Save(runDir);
-        Train(modelDir, sftRows, PreferenceLossOptions.Single(PreferenceLossType.Sft), _o.BaseEpochs, _o.BaseLearningRate, baseDir, "base",
+        Train(startFrom, rows, PreferenceLossOptions.Single(PreferenceLossType.Sft), epochs, lr, saveTo, name,
             resume ? o => o.ResumeFromCheckpoint = "latest" : null);
-        settings.Save(baseDir);
-        return SavedHistory("base");
+        settings.Save(saveTo);
+        return SavedHistory(name);
+    }
+
+    /// <summary><paramref name="m"/> moved <paramref name="offset"/> steps on, so that a later stage's curve follows the earlier one's.</summary>
+    private static TrainingMetrics Shifted(TrainingMetrics m, int offset)
+    {
+        var shifted = new TrainingMetrics(m.Step + offset, m.Epoch);
+        foreach (var (key, value) in m.Values)
+            shifted.Set(key, value);
+        return shifted;
     }
 
     /// <summary>Step 4: correctness-based pairs from the base's samples (a pair job in the output folder resumes).</summary>

@@ -15,7 +15,7 @@ public sealed class QuickstartBaseTests : IDisposable
     private QuickstartOptions Tiny(int baseEpochs = 1) => new()
     {
         OutputFolder = _out, TrainItems = 8, TestItems = 4, BaseEpochs = baseEpochs, Hidden = 16, Layers = 1, VisionHidden = 16, VisionLayers = 1,
-        TokenizerMerges = 50,
+        TokenizerMerges = 50, ShortCotShare = 0,
     };
 
     [Fact]
@@ -41,6 +41,34 @@ public sealed class QuickstartBaseTests : IDisposable
         File.Delete(Path.Combine(first.BaseDir, QuickstartBaseSettings.FileName));
         e = Assert.Throws<InvalidOperationException>(() => new QuickstartRunner(Tiny()).PrepareBase());
         Assert.Contains(QuickstartBaseSettings.FileName, e.Message);
+    }
+
+    [Fact]
+    public void TheShortAnswerStageTrainsFromTheRationaleBaseAndTheCurveRunsOnAcrossBothStages()
+    {
+        var options = Tiny(baseEpochs: 2) with { ShortCotShare = 0.5, ShortAnswerEpochs = 1 };
+        var trained = new QuickstartRunner(options).PrepareBase();
+        Assert.Equal([1, 2, 3, 4, 5, 6], trained.BaseHistory.Select(h => h.Step));
+        var rationalesDir = Path.Combine(_out, "base-rationales");
+        Assert.True(File.Exists(Path.Combine(rationalesDir, "model.safetensors")));
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(rationalesDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(trained.BaseDir, "model.safetensors")));
+
+        // The first stage is the base a run without the stage makes: its settings file is the one that run writes.
+        var plain = QuickstartBaseSettings.From(Tiny(baseEpochs: 2));
+        Assert.Equal(Array.Empty<string>(), plain.DifferencesFrom(rationalesDir));
+        Assert.DoesNotContain("short", File.ReadAllText(Path.Combine(rationalesDir, QuickstartBaseSettings.FileName)));
+
+        // Another share: the finished base is refused by name, and both stages are left as they were.
+        var e = Assert.Throws<InvalidOperationException>(() => new QuickstartRunner(options with { ShortCotShare = 0.8 }).PrepareBase());
+        Assert.Contains("short_cot_share: 0.5 → 0.8", e.Message);
+
+        // Removing only the finished base reuses the first stage and trains the last one again.
+        Directory.Delete(trained.BaseDir, recursive: true);
+        var stepsTrained = new List<int>();
+        var again = new QuickstartRunner(options with { ShortCotShare = 0.8 }) { ConfigureTraining = o => o.Progress = new StepWatcher(m => stepsTrained.Add(m.Step)) }
+            .PrepareBase();
+        Assert.Equal([1, 2], stepsTrained);
+        Assert.Equal([1, 2, 3, 4, 5, 6], again.BaseHistory.Select(h => h.Step));
     }
 
     [Fact]

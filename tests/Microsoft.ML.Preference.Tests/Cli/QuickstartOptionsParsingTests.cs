@@ -23,12 +23,14 @@ public class QuickstartOptionsParsingTests
     public void EachSizeOptionReachesItsSetting()
     {
         var parsed = Parse("--out", "o", "--seed", "3", "--train-items", "40", "--test-items", "8", "--base-epochs", "2", "--base-lr", "0.001",
-            "--pair-questions", "5", "--samples", "4", "--max-pairs", "2", "--temperature", "0.7", "--preference-epochs", "3", "--preference-lr", "0.0002",
+            "--short-cot-share", "0.6", "--short-answer-epochs", "2", "--short-answer-lr", "0.0003", "--pair-questions", "5", "--samples", "4",
+            "--max-pairs", "2", "--temperature", "0.7", "--preference-epochs", "3", "--preference-lr", "0.0002",
             "--beta", "0.5", "--hidden", "128", "--layers", "4", "--vision-hidden", "96", "--vision-layers", "3");
         Assert.Equal(new QuickstartOptions
         {
-            OutputFolder = "o", Seed = 3, TrainItems = 40, TestItems = 8, BaseEpochs = 2, BaseLearningRate = 0.001, PairQuestions = 5,
-            SamplesPerQuestion = 4, MaxPairsPerQuestion = 2, SamplingTemperature = 0.7, PreferenceEpochs = 3, PreferenceLearningRate = 0.0002,
+            OutputFolder = "o", Seed = 3, TrainItems = 40, TestItems = 8, BaseEpochs = 2, BaseLearningRate = 0.001, ShortCotShare = 0.6,
+            ShortAnswerEpochs = 2, ShortAnswerLearningRate = 0.0003, PairQuestions = 5, SamplesPerQuestion = 4, MaxPairsPerQuestion = 2,
+            SamplingTemperature = 0.7, PreferenceEpochs = 3, PreferenceLearningRate = 0.0002,
             Beta = 0.5, Hidden = 128, Layers = 4, VisionHidden = 96, VisionLayers = 3,
         }, parsed);
     }
