@@ -116,14 +116,15 @@ internal sealed partial class QuickstartRunner
         });
 
         Step("3/6 the base model: SFT on rationales (CoT) and answers (Direct)");
+        // Without the short-answer stage the first stage is the base; with it, the first stage keeps a folder of its own.
         var baseDir = Path.Combine(_o.OutputFolder, "base");
-        if (_o.ShortCotShare <= 0)
-            return (data, baseDir, ReuseOrTrainBase(modelDir, BaseTeachingRows(data.Train, 0, _o.Seed), baseDir, "base", QuickstartBaseSettings.From(_o),
-                _o.BaseEpochs, _o.BaseLearningRate));
-
-        var rationalesDir = Path.Combine(_o.OutputFolder, "base-rationales");
-        var rationales = ReuseOrTrainBase(modelDir, BaseTeachingRows(data.Train, 0, _o.Seed), rationalesDir, "base-rationales",
+        var rationalesName = _o.ShortCotShare > 0 ? "base-rationales" : "base";
+        var rationalesDir = Path.Combine(_o.OutputFolder, rationalesName);
+        var rationales = ReuseOrTrainBase(modelDir, BaseTeachingRows(data.Train, 0, _o.Seed), rationalesDir, rationalesName,
             QuickstartBaseSettings.From(_o with { ShortCotShare = 0 }), _o.BaseEpochs, _o.BaseLearningRate);
+        if (_o.ShortCotShare <= 0)
+            return (data, baseDir, rationales);
+
         Step($"3b/6 the base's instruction tuning: {_o.ShortCotShare:P0} of the CoT prompts answered without reasoning");
         var shortAnswers = ReuseOrTrainBase(rationalesDir, BaseTeachingRows(data.Train, _o.ShortCotShare, _o.Seed), baseDir, "base",
             QuickstartBaseSettings.From(_o), _o.ShortAnswerEpochs, _o.ShortAnswerLearningRate);

@@ -12,16 +12,15 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 /// into a Scalar that nothing references once its handle is read. A garbage collection started by another thread
 /// during the native call can then finalize and free it before libtorch reads it, which ends the process ("Expected
 /// false to be true ... toFloat at Scalar.h:140"; see <see cref="Runtime.ConsoleProgress"/> for how our own progress
-/// bar stopped starting such collections). A Scalar held by a static field, by the module doing the call or by a <c>using</c> cannot be finalized
-/// mid-call, and the numbers are the same. Some TorchSharp methods hide one: <c>square()</c> is <c>pow(2)</c>.
+/// bar stopped starting such collections). A Scalar held by a static field, by the module doing the call or by a
+/// <c>using</c> cannot be finalized mid-call, and the numbers are the same. Some TorchSharp methods hide one: <c>square()</c> is <c>pow(2)</c>.
 /// </remarks>
 internal static class HeldScalars
 {
     /// <summary>The alpha of an unscaled add. Static, so never finalized.</summary>
     public static readonly Scalar One = 1.ToScalar();
 
-    /// <summary>2, the exponent of a square (TorchSharp's <c>square()</c> is <c>pow(2)</c> with a Scalar of its own).
-    /// </summary>
+    /// <summary>2, the exponent of a square: TorchSharp's <c>square()</c> is <c>pow(2)</c> with a Scalar of its own.</summary>
     public static readonly Scalar Two = 2.ToScalar();
 
     /// <summary>0, for masks, clamps and the start of a range.</summary>
