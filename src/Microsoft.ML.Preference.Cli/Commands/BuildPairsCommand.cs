@@ -24,6 +24,8 @@ internal static class BuildPairsCommand
         var mmpr = new Option<string?>("--mmpr-out") { Description = "folder for the MMPR layout (meta.json + <name>.jsonl); default: <out>.mmpr" };
         var name = new Option<string>("--name") { Description = "data set name in meta.json", DefaultValueFactory = _ => "pairs" };
         var imageRoot = new Option<string?>("--image-root") { Description = "folder relative image paths are resolved against (default: the jsonl's folder)" };
+        var answerMode = new Option<string>("--answer-mode") { Description = "correctness only: cot (the paper's, default) or direct (short answers)", DefaultValueFactory = _ => "cot" };
+        answerMode.AcceptOnlyFromAmong("cot", "direct");
         var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 8 };
         var maxPairs = new Option<int>("--max-pairs") { DefaultValueFactory = _ => 15 };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
@@ -33,7 +35,7 @@ internal static class BuildPairsCommand
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var command = new Command("build-pairs", "Build preference pairs with MMPR's correctness-based or DropoutNTP pipeline.")
         {
-            pipeline, model, data, output, mmpr, name, imageRoot, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
+            pipeline, model, data, output, mmpr, name, imageRoot, answerMode, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -48,6 +50,7 @@ internal static class BuildPairsCommand
                     ? CorrectnessPairPipeline.Run(vlm, rows, new CorrectnessPipelineOptions
                     {
                         OutputPath = parse.GetValue(output)!, SamplesPerQuestion = parse.GetValue(samples), MaxPairsPerQuestion = parse.GetValue(maxPairs),
+                        AnswerMode = parse.GetValue(answerMode) == "direct" ? AnswerMode.Direct : AnswerMode.ChainOfThought,
                         Sampling = new GenerationOptions { Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxTokens) },
                         Seed = parse.GetValue(seed), ShowProgress = true, CancellationToken = cancel.Token,
                     })

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Spectre.Console;
 using Microsoft.ML.Preference.Cli.Quickstart;
 
@@ -77,35 +78,48 @@ internal static class QuickstartCommand
 
         private readonly Option<string> _output = new("--out") { Description = "output folder (a base model and pairs already there are reused)", DefaultValueFactory = _ => Defaults.OutputFolder };
         private readonly Option<int> _seed = new("--seed") { Description = "seed of the data, the weights, sampling and training", DefaultValueFactory = _ => Defaults.Seed };
-        private readonly Option<int> _train = new("--train-items") { Description = "training items", DefaultValueFactory = _ => Defaults.TrainItems };
-        private readonly Option<int> _test = new("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems };
-        private readonly Option<int> _baseEpochs = new("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs };
-        private readonly Option<double> _baseLr = new("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate };
-        private readonly Option<double> _shortCot = new("--short-cot-share") { Description = "share of the CoT prompts answered without reasoning in the base's last stage (0: no such stage)", DefaultValueFactory = _ => Defaults.ShortCotShare };
-        private readonly Option<int> _shortEpochs = new("--short-answer-epochs") { Description = "epochs of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerEpochs };
-        private readonly Option<double> _shortLr = new("--short-answer-lr") { Description = "learning rate of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerLearningRate };
-        private readonly Option<int> _questions = new("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions };
-        private readonly Option<int> _samples = new("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion };
-        private readonly Option<int> _maxPairs = new("--max-pairs") { Description = "pairs kept per question", DefaultValueFactory = _ => Defaults.MaxPairsPerQuestion };
-        private readonly Option<double> _temperature = new("--temperature") { Description = "sampling temperature of the pair samples", DefaultValueFactory = _ => Defaults.SamplingTemperature };
-        private readonly Option<int> _prefEpochs = new("--preference-epochs") { Description = "epochs of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceEpochs };
-        private readonly Option<double> _prefLr = new("--preference-lr") { Description = "learning rate of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceLearningRate };
-        private readonly Option<double> _beta = new("--beta") { Description = "beta of MPO's preference terms (and of the ablation's losses)", DefaultValueFactory = _ => Defaults.Beta };
-        private readonly Option<int> _hidden = new("--hidden") { Description = "decoder width of the tiny model", DefaultValueFactory = _ => Defaults.Hidden };
-        private readonly Option<int> _layers = new("--layers") { Description = "decoder layers of the tiny model", DefaultValueFactory = _ => Defaults.Layers };
-        private readonly Option<int> _visionHidden = new("--vision-hidden") { Description = "vision encoder width of the tiny model", DefaultValueFactory = _ => Defaults.VisionHidden };
-        private readonly Option<int> _visionLayers = new("--vision-layers") { Description = "vision encoder layers of the tiny model", DefaultValueFactory = _ => Defaults.VisionLayers };
+        private readonly Option<int> _train = Checked(new Option<int>("--train-items") { Description = "training items", DefaultValueFactory = _ => Defaults.TrainItems }, v => v >= 1, "at least 1");
+        private readonly Option<int> _test = Checked(new Option<int>("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems }, v => v >= 1, "at least 1");
+        private readonly Option<int> _baseEpochs = Checked(new Option<int>("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs }, v => v >= 1, "at least 1");
+        private readonly Option<double> _baseLr = Checked(new Option<double>("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate }, v => v > 0, "above 0");
+        private readonly Option<double> _shortCot = Checked(new Option<double>("--short-cot-share") { Description = "share of the CoT prompts answered without reasoning in the base's last stage (0: no such stage)", DefaultValueFactory = _ => Defaults.ShortCotShare }, v => v >= 0 && v < 1, "at least 0 and below 1");
+        private readonly Option<int> _shortEpochs = Checked(new Option<int>("--short-answer-epochs") { Description = "epochs of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerEpochs }, v => v >= 1, "at least 1");
+        private readonly Option<double> _shortLr = Checked(new Option<double>("--short-answer-lr") { Description = "learning rate of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerLearningRate }, v => v > 0, "above 0");
+        private readonly Option<int> _questions = Checked(new Option<int>("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions }, v => v >= 1, "at least 1");
+        private readonly Option<int> _samples = Checked(new Option<int>("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion }, v => v >= 2, "at least 2 (a pair needs two samples)");
+        private readonly Option<int> _maxPairs = Checked(new Option<int>("--max-pairs") { Description = "pairs kept per question", DefaultValueFactory = _ => Defaults.MaxPairsPerQuestion }, v => v >= 1, "at least 1");
+        private readonly Option<bool> _directPairs = new("--direct-pairs") { Description = "also build pairs from Direct samples and train on them (keeps the direct answers)", DefaultValueFactory = _ => Defaults.DirectPairs };
+        private readonly Option<double> _temperature = Checked(new Option<double>("--temperature") { Description = "sampling temperature of the pair samples", DefaultValueFactory = _ => Defaults.SamplingTemperature }, v => v > 0, "above 0 (greedy samples are all the same answer)");
+        private readonly Option<int> _prefEpochs = Checked(new Option<int>("--preference-epochs") { Description = "epochs of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceEpochs }, v => v >= 1, "at least 1");
+        private readonly Option<double> _prefLr = Checked(new Option<double>("--preference-lr") { Description = "learning rate of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceLearningRate }, v => v > 0, "above 0");
+        private readonly Option<double> _beta = Checked(new Option<double>("--beta") { Description = "beta of MPO's preference terms (and of the ablation's losses)", DefaultValueFactory = _ => Defaults.Beta }, v => v > 0, "above 0");
+        private readonly Option<int> _hidden = Checked(new Option<int>("--hidden") { Description = "decoder width of the tiny model", DefaultValueFactory = _ => Defaults.Hidden }, v => v >= 1, "at least 1");
+        private readonly Option<int> _layers = Checked(new Option<int>("--layers") { Description = "decoder layers of the tiny model", DefaultValueFactory = _ => Defaults.Layers }, v => v >= 1, "at least 1");
+        private readonly Option<int> _visionHidden = Checked(new Option<int>("--vision-hidden") { Description = "vision encoder width of the tiny model", DefaultValueFactory = _ => Defaults.VisionHidden }, v => v >= 1, "at least 1");
+        private readonly Option<int> _visionLayers = Checked(new Option<int>("--vision-layers") { Description = "vision encoder layers of the tiny model", DefaultValueFactory = _ => Defaults.VisionLayers }, v => v >= 1, "at least 1");
+
+        /// <summary>Adds a check to <paramref name="option"/>: a value outside <paramref name="rule"/> is a parse error that names the option.</summary>
+        private static Option<T> Checked<T>(Option<T> option, Func<T, bool> valid, string rule)
+        {
+            option.Validators.Add(result =>
+            {
+                var value = result.GetValueOrDefault<T>();
+                if (!valid(value))
+                    result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} must be {rule}, not {value}."));
+            });
+            return option;
+        }
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _shortCot, _shortEpochs, _shortLr, _questions, _samples, _maxPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
+            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _shortCot, _shortEpochs, _shortLr, _questions, _samples, _maxPairs, _directPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
                 command.Options.Add(option);
         }
 
         public QuickstartOptions Read(ParseResult parse) => new()
         {
             OutputFolder = parse.GetValue(_output)!, Seed = parse.GetValue(_seed), TrainItems = parse.GetValue(_train), TestItems = parse.GetValue(_test),
-            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), ShortCotShare = parse.GetValue(_shortCot), ShortAnswerEpochs = parse.GetValue(_shortEpochs), ShortAnswerLearningRate = parse.GetValue(_shortLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs),
+            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), ShortCotShare = parse.GetValue(_shortCot), ShortAnswerEpochs = parse.GetValue(_shortEpochs), ShortAnswerLearningRate = parse.GetValue(_shortLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs), DirectPairs = parse.GetValue(_directPairs),
             SamplingTemperature = parse.GetValue(_temperature), PreferenceEpochs = parse.GetValue(_prefEpochs),
             PreferenceLearningRate = parse.GetValue(_prefLr), Beta = parse.GetValue(_beta), Hidden = parse.GetValue(_hidden), Layers = parse.GetValue(_layers),
             VisionHidden = parse.GetValue(_visionHidden), VisionLayers = parse.GetValue(_visionLayers),

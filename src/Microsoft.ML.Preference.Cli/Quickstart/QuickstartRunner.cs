@@ -201,30 +201,41 @@ internal sealed partial class QuickstartRunner
         return shifted;
     }
 
-    /// <summary>Step 4: correctness-based pairs from the base's samples (a pair job in the output folder resumes).</summary>
+    /// <summary>
+    /// Step 4: correctness-based pairs from the base's samples (a pair job in the output folder resumes): CoT pairs, and
+    /// with <see cref="QuickstartOptions.DirectPairs"/> Direct pairs of the same questions after them.
+    /// </summary>
     private IReadOnlyList<PairRow> BuildPairs(SyntheticReasoningDataset data, string baseDir)
     {
         Step("4/6 correctness-based pairs from the base model's own samples");
         var questions = _ml.Data.LoadFromEnumerable(data.Train.Take(_o.PairQuestions).Select(i => i.ToRow()));
-        PairConstructionResult pairs;
+        var pairRows = new List<PairRow>();
         using (var generator = VisionLanguageModel.Load(baseDir, systemMessage: _o.SystemMessage))
         {
-            pairs = _ml.Preference.Data.BuildCorrectnessPairs(questions, generator, new CorrectnessPipelineOptions
-            {
-                OutputPath = Path.Combine(_o.OutputFolder, "pairs.jsonl"), SamplesPerQuestion = _o.SamplesPerQuestion,
-                MaxPairsPerQuestion = _o.MaxPairsPerQuestion, Seed = _o.Seed, ShowProgress = true, CancellationToken = _cancel,
-                Sampling = new GenerationOptions { Temperature = _o.SamplingTemperature, MaxNewTokens = _o.MaxNewTokens },
-            });
+            pairRows.AddRange(SampledPairs(questions, generator, AnswerMode.ChainOfThought, "pairs.jsonl"));
+            if (_o.DirectPairs)
+                pairRows.AddRange(SampledPairs(questions, generator, AnswerMode.Direct, "pairs-direct.jsonl"));
         }
-        AnsiConsole.WriteLine($"   {pairs.Statistics}");
-        var pairRows = _ml.Data.CreateEnumerable<GeneratedPairRow>(pairs.Pairs, reuseRowObject: false)
-            .Select(p => new PairRow(p.Image[0], ReasoningPrompts.Apply(p.Prompt, AnswerMode.ChainOfThought), p.Chosen, p.Rejected)).ToList();
         if (pairRows.Count == 0)
             throw new InvalidOperationException("The base model produced no pairs (all its samples were right, wrong or unparsable); train it longer.");
         return pairRows;
     }
 
-    /// <summary>A CoT-prompted preference pair of the quickstart.</summary>
+    /// <summary>The pairs of <paramref name="questions"/> sampled in <paramref name="mode"/>, as training rows prompted in that mode.</summary>
+    private List<PairRow> SampledPairs(IDataView questions, VisionLanguageModel generator, AnswerMode mode, string fileName)
+    {
+        var pairs = _ml.Preference.Data.BuildCorrectnessPairs(questions, generator, new CorrectnessPipelineOptions
+        {
+            OutputPath = Path.Combine(_o.OutputFolder, fileName), SamplesPerQuestion = _o.SamplesPerQuestion, AnswerMode = mode,
+            MaxPairsPerQuestion = _o.MaxPairsPerQuestion, Seed = _o.Seed, ShowProgress = true, CancellationToken = _cancel,
+            Sampling = new GenerationOptions { Temperature = _o.SamplingTemperature, MaxNewTokens = _o.MaxNewTokens },
+        });
+        AnsiConsole.WriteLine($"   {(mode == AnswerMode.Direct ? "Direct" : "CoT")}: {pairs.Statistics}");
+        return _ml.Data.CreateEnumerable<GeneratedPairRow>(pairs.Pairs, reuseRowObject: false)
+            .Select(p => new PairRow(p.Image[0], ReasoningPrompts.Apply(p.Prompt, mode), p.Chosen, p.Rejected)).ToList();
+    }
+
+    /// <summary>A preference pair of the quickstart, its prompt with the instruction of the mode it was sampled in.</summary>
     public sealed record PairRow(string Image, string Prompt, string Chosen, string Rejected);
 
     /// <summary>Trains from <paramref name="modelPath"/> and saves the result to <paramref name="saveTo"/>.</summary>

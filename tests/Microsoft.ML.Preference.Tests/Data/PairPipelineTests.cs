@@ -23,29 +23,36 @@ public class PairPipelineTests
         public string AnswerGt { get; set; } = "";
     }
 
-    private static string TeachFormat(ToyPreferenceData toy, MLContext ml)
+    /// <summary>A model that answers CoT prompts with a sentence and a final-answer line, and, with <paramref name="direct"/>, Direct prompts with the colour alone.</summary>
+    private static string TeachFormat(ToyPreferenceData toy, MLContext ml, bool direct = false)
     {
-        var rows = toy.Rows(32, seed: 21).Select(r => new ToyRow
+        var rows = toy.Rows(32, seed: 21).SelectMany(r => new[]
         {
-            Image = r.Image,
-            Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.ChainOfThought), // as the pipeline will ask
-            Chosen = r.Chosen + "\nFinal answer: " + r.Chosen["The square is ".Length..].TrimEnd('.'),
-            Rejected = r.Rejected,
-        });
+            new ToyRow
+            {
+                Image = r.Image,
+                Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.ChainOfThought), // as the pipeline will ask
+                Chosen = r.Chosen + "\nFinal answer: " + Colour(r.Chosen),
+                Rejected = r.Rejected,
+            },
+            new ToyRow { Image = r.Image, Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.Direct), Chosen = Colour(r.Chosen), Rejected = Colour(r.Rejected) },
+        }.Take(direct ? 2 : 1));
         var o = MpoTrainerLearningTests.Fast(toy);
         o.Loss = PreferenceLossOptions.Single(PreferenceLossType.Sft);
         o.NumberOfEpochs = 10;
         o.LearningRate = 3e-3;
         using var sft = ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(rows));
-        var folder = Path.Combine(toy.Root, "sft");
+        var folder = Path.Combine(toy.Root, direct ? "sft-both" : "sft");
         sft.Save(folder);
         return folder;
     }
 
+    private static string Colour(string sentence) => sentence["The square is ".Length..].TrimEnd('.');
+
     private static IDataView Questions(ToyPreferenceData toy, MLContext ml, int count) =>
         ml.Data.LoadFromEnumerable(toy.Rows(count, seed: 31).Select(r => new QuestionRow
         {
-            Image = r.Image, Prompt = r.Prompt, AnswerGt = r.Chosen["The square is ".Length..].TrimEnd('.'),
+            Image = r.Image, Prompt = r.Prompt, AnswerGt = Colour(r.Chosen),
         }));
 
     [Fact]
@@ -132,6 +139,50 @@ public class PairPipelineTests
         var old = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model, options with { OutputPath = legacy }));
         Assert.Contains("no settings line", old.Message);
         Assert.Equal(result.Statistics, ml.Preference.Data.LoadPairs(legacy).Statistics);
+    }
+
+    [Fact]
+    public void CorrectnessPipelineInDirectModeSamplesShortAnswersIntoAJobOfItsOwn()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        using var model = VisionLanguageModel.Load(TeachFormat(toy, ml, direct: true), systemMessage: "You are a helpful assistant.");
+        var questions = Questions(toy, ml, 6);
+        var options = new CorrectnessPipelineOptions
+        {
+            OutputPath = Path.Combine(toy.Root, "direct.jsonl"), SamplesPerQuestion = 6, MaxPairsPerQuestion = 4, Seed = 5,
+            AnswerMode = AnswerMode.Direct, Sampling = new GenerationOptions { Temperature = 0.9, MaxNewTokens = 40 },
+            Judge = (answer, truth) => string.Equals(answer?.Trim(), truth, StringComparison.OrdinalIgnoreCase),
+        };
+        var result = ml.Preference.Data.BuildCorrectnessPairs(questions, model, options);
+        Assert.True(result.Statistics.Pairs > 0, result.Statistics.ToString());
+        var pairs = ml.Data.CreateEnumerable<GeneratedPairRow>(result.Pairs, reuseRowObject: false).ToList();
+        foreach (var p in pairs)
+        {
+            // Asked with the Direct instruction, the model answers with the colour alone: no reasoning, no marker.
+            Assert.Equal(p.AnswerGt, p.Chosen, ignoreCase: true);
+            Assert.DoesNotContain("Final answer", p.Rejected);
+            Assert.NotEqual(p.AnswerGt, AnswerExtractor.Extract(p.Rejected, AnswerMode.Direct).Answer!, StringComparer.OrdinalIgnoreCase);
+        }
+        Assert.Contains("\"answer_mode\":\"Direct\"", File.ReadLines(options.OutputPath).First());
+
+        // The job file cannot be resumed in the other mode (its rows would mix two prompts), and says why.
+        var cot = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model,
+            options with { AnswerMode = AnswerMode.ChainOfThought }));
+        Assert.Contains("answer_mode: \"Direct\" → (none)", cot.Message);
+    }
+
+    [Fact]
+    public void CandidatePairsSkipQuotedChainsButKeepDirectAnswersThatContainTheRightOne()
+    {
+        var chains = CorrectnessPairPipeline.CandidatePairs(["Final answer: 1", "Final answer: 1"],
+            ["Final answer: 1\nFinal answer: 12", "Final answer: 7"], AnswerMode.ChainOfThought, out int skippedChains);
+        Assert.Equal([("Final answer: 1", "Final answer: 7")], chains);
+        Assert.Equal(1, skippedChains);
+
+        var direct = CorrectnessPairPipeline.CandidatePairs(["1", "1"], ["12", "7"], AnswerMode.Direct, out int skippedDirect);
+        Assert.Equal([("1", "12"), ("1", "7")], direct);
+        Assert.Equal(0, skippedDirect);
     }
 
     [Fact]

@@ -10,8 +10,16 @@ public sealed record CorrectnessPipelineOptions
 {
     /// <summary>Where pairs are appended (jsonl); rerunning with the same file resumes. Required.</summary>
     public string OutputPath { get; init; } = "";
-    /// <summary>Chain-of-thought samples per question. Default 8.</summary>
+    /// <summary>Samples per question. Default 8.</summary>
     public int SamplesPerQuestion { get; init; } = 8;
+    /// <summary>
+    /// The instruction the samples are drawn with, and how their answers are read: <see cref="AnswerMode.ChainOfThought"/>
+    /// (the paper's pipeline; the answer is the last "Final answer:" line) or <see cref="AnswerMode.Direct"/> (the whole
+    /// short response is the answer), whose pairs keep a model's direct answers right while it learns to reason. The
+    /// pairs hold the question without the instruction either way: train on them with the same mode. Default
+    /// ChainOfThought.
+    /// </summary>
+    public AnswerMode AnswerMode { get; init; } = AnswerMode.ChainOfThought;
     /// <summary>Sampling of the responses. Default temperature 1.0, top-p 1.0, 512 new tokens.</summary>
     public GenerationOptions Sampling { get; init; } = new() { Temperature = 1.0, MaxNewTokens = 512 };
     /// <summary>Most pairs kept per question (a seeded sample when there are more). Default 15.</summary>
@@ -35,7 +43,8 @@ public sealed record CorrectnessPipelineOptions
 
 /// <summary>
 /// MMPR's correctness-based pipeline: for each question with a ground truth, sample K chain-of-thought answers
-/// (the instruction asks for a last line "Final answer: ..."), extract and judge each answer, and pair every
+/// (the instruction asks for a last line "Final answer: ..."; or K direct answers, see
+/// <see cref="CorrectnessPipelineOptions.AnswerMode"/>), extract and judge each answer, and pair every
 /// correct response (chosen) with every incorrect one (rejected). Pairs whose chosen response is contained in the
 /// rejected one are skipped; at most N pairs per question are kept. Responses without a readable answer are kept
 /// apart as format-failure negatives.
@@ -63,6 +72,9 @@ public static class CorrectnessPairPipeline
             // A delegate cannot be compared; the default judge can.
             ["judge"] = options.Judge is null ? "default" : "custom",
         });
+        // Written only for Direct, so that chain-of-thought jobs begun before the option existed still resume.
+        if (options.AnswerMode != AnswerMode.ChainOfThought)
+            settings["answer_mode"] = options.AnswerMode.ToString();
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, judge, onToken), "correctness pairs");
     }
@@ -71,7 +83,7 @@ public static class CorrectnessPairPipeline
         CorrectnessPipelineOptions options, Func<string?, string, bool> judge, Action<GeneratedToken> onToken)
     {
         long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
-        var prompt = ReasoningPrompts.Apply(row.Question, AnswerMode.ChainOfThought);
+        var prompt = ReasoningPrompts.Apply(row.Question, options.AnswerMode);
         var requests = new List<GenerationRequest>();
         List<GenerationResult> samples;
         try
@@ -92,7 +104,7 @@ public static class CorrectnessPairPipeline
         int formatFailures = 0;
         foreach (var text in samples.Select(s => s.Text.Trim()).Distinct(StringComparer.Ordinal))
         {
-            var extracted = AnswerExtractor.Extract(text);
+            var extracted = AnswerExtractor.Extract(text, options.AnswerMode);
             if (!extracted.Succeeded)
             {
                 formatFailures++;
@@ -102,21 +114,12 @@ public static class CorrectnessPairPipeline
                 lines.Add(failure);
             }
             else if (judge(extracted.Answer, row.GroundTruth!))
-                correct.Add(options.FixAnswers ? FixAnswer(text, row.GroundTruth!) : text);
+                correct.Add(!options.FixAnswers ? text : options.AnswerMode == AnswerMode.Direct ? row.GroundTruth!.Trim() : FixAnswer(text, row.GroundTruth!));
             else
                 wrong.Add(text);
         }
 
-        var candidates = new List<(string Chosen, string Rejected)>();
-        int skipped = 0;
-        foreach (var c in correct)
-            foreach (var r in wrong)
-            {
-                if (r.Contains(c, StringComparison.Ordinal))
-                    skipped++;
-                else
-                    candidates.Add((c, r));
-            }
+        var candidates = CandidatePairs(correct, wrong, options.AnswerMode, out int skipped);
         if (candidates.Count > options.MaxPairsPerQuestion)
         {
             var shuffled = candidates.ToArray();
@@ -141,6 +144,28 @@ public static class CorrectnessPairPipeline
             ["all_wrong"] = correct.Count == 0 ? 1 : 0,
         };
         return (lines, counts);
+    }
+
+    /// <summary>
+    /// Every correct response paired with every wrong one, each correct text once (fixed answers can make two correct
+    /// samples the same text: "12.0" and "12" both become "12"). A wrong chain that quotes the whole right one is not
+    /// worse than it, so such pairs are skipped (MMPR's rule, counted in <paramref name="skipped"/>); a wrong direct
+    /// answer that contains the right one ("12" and "1") is simply another answer and is kept.
+    /// </summary>
+    internal static List<(string Chosen, string Rejected)> CandidatePairs(IEnumerable<string> correct, IReadOnlyList<string> wrong,
+        AnswerMode mode, out int skipped)
+    {
+        var candidates = new List<(string Chosen, string Rejected)>();
+        skipped = 0;
+        foreach (var c in correct.Distinct(StringComparer.Ordinal))
+            foreach (var r in wrong)
+            {
+                if (mode == AnswerMode.ChainOfThought && r.Contains(c, StringComparison.Ordinal))
+                    skipped++;
+                else
+                    candidates.Add((c, r));
+            }
+        return candidates;
     }
 
     /// <summary>Replaces the text after the last "Final answer:" (up to the end of its line) with <paramref name="groundTruth"/>.</summary>
