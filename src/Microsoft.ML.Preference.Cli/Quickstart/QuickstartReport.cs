@@ -59,7 +59,9 @@ internal static class QuickstartReport
         var panels = new List<PlotModel>
         {
             Curves("Training loss: the base (50-step mean)", runs.Take(1), "loss", smoothing: 50, styles),
-            Curves("From the base: NLL of the chosen responses", preference, "nll_loss", smoothing: 1, styles),
+            // Smoothed like the margins: per step, one batch of long chains next to one of bare answers made the
+            // three lines a band of spikes in which SFT could not be told from MPO.
+            Curves("From the base: NLL of the chosen responses (10-step mean)", preference, "nll_loss", smoothing: 10, styles),
         };
         var withMargins = preference.Where(r => r.History.Any(m => double.IsFinite(m["rewards/margins"]) && m["rewards/margins"] != 0)).ToList();
         if (withMargins.Count > 0)
