@@ -186,6 +186,17 @@ public class PairPipelineTests
     }
 
     [Fact]
+    public void StatisticsNameEachPipelinesOwnCountOnlyWhenThereAreSome()
+    {
+        Assert.Equal("6 questions: 9 pairs, 1 all correct, 2 all wrong, 0 format failures",
+            new PairConstructionStatistics(6, 1, 2, 9, 0, 0, 0).ToString());
+        Assert.Equal("6 questions: 9 pairs, 1 all correct, 2 all wrong, 3 format failures, 4 pairs skipped (chosen within rejected)",
+            new PairConstructionStatistics(6, 1, 2, 9, 3, 4, 0).ToString());
+        Assert.Equal("6 questions: 5 pairs, 0 all correct, 0 all wrong, 0 format failures, 1 identical continuations",
+            new PairConstructionStatistics(6, 0, 0, 5, 0, 0, 1).ToString());
+    }
+
+    [Fact]
     public void DropoutNtpContinuesTheFirstHalfWithoutTheImage()
     {
         using var toy = new ToyPreferenceData();

@@ -19,10 +19,15 @@ public sealed record PairConstructionStatistics(int Questions, int AllCorrect, i
             Sum("skipped_substring"), Sum("identical"));
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// The counts in a line. Skipped pairs belong to the correctness pipeline and identical continuations to DropoutNTP,
+    /// so each is named only when there are some: "0 identical continuations" under a correctness run read as if that
+    /// pipeline had continued something.
+    /// </summary>
     public override string ToString() =>
-        $"{Questions} questions: {Pairs} pairs, {AllCorrect} all correct, {AllWrong} all wrong, {FormatFailures} format failures, " +
-        $"{SkippedAsSubstring} pairs skipped (chosen within rejected), {Identical} identical continuations";
+        $"{Questions} questions: {Pairs} pairs, {AllCorrect} all correct, {AllWrong} all wrong, {FormatFailures} format failures" +
+        (SkippedAsSubstring > 0 ? $", {SkippedAsSubstring} pairs skipped (chosen within rejected)" : "") +
+        (Identical > 0 ? $", {Identical} identical continuations" : "");
 }
 
 /// <summary>What a pair pipeline produced: the pairs, the format-failure negatives and the statistics.</summary>
