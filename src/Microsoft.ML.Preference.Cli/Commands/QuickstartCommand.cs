@@ -78,25 +78,31 @@ internal static class QuickstartCommand
 
         private readonly Option<string> _output = new("--out") { Description = "output folder (a base model and pairs already there are reused)", DefaultValueFactory = _ => Defaults.OutputFolder };
         private readonly Option<int> _seed = new("--seed") { Description = "seed of the data, the weights, sampling and training", DefaultValueFactory = _ => Defaults.Seed };
-        private readonly Option<int> _train = Checked(new Option<int>("--train-items") { Description = "training items", DefaultValueFactory = _ => Defaults.TrainItems }, v => v >= 1, "at least 1");
-        private readonly Option<int> _test = Checked(new Option<int>("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems }, v => v >= 1, "at least 1");
-        private readonly Option<int> _baseEpochs = Checked(new Option<int>("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs }, v => v >= 1, "at least 1");
-        private readonly Option<double> _baseLr = Checked(new Option<double>("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate }, v => v > 0, "above 0");
+        private readonly Option<int> _train = AtLeast(1, new("--train-items") { Description = "training items", DefaultValueFactory = _ => Defaults.TrainItems });
+        private readonly Option<int> _test = AtLeast(1, new("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems });
+        private readonly Option<int> _baseEpochs = AtLeast(1, new("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs });
+        private readonly Option<double> _baseLr = AboveZero(new("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate });
         private readonly Option<double> _shortCot = Checked(new Option<double>("--short-cot-share") { Description = "share of the CoT prompts answered without reasoning in the base's last stage (0: no such stage)", DefaultValueFactory = _ => Defaults.ShortCotShare }, v => v >= 0 && v < 1, "at least 0 and below 1");
-        private readonly Option<int> _shortEpochs = Checked(new Option<int>("--short-answer-epochs") { Description = "epochs of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerEpochs }, v => v >= 1, "at least 1");
-        private readonly Option<double> _shortLr = Checked(new Option<double>("--short-answer-lr") { Description = "learning rate of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerLearningRate }, v => v > 0, "above 0");
-        private readonly Option<int> _questions = Checked(new Option<int>("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions }, v => v >= 1, "at least 1");
-        private readonly Option<int> _samples = Checked(new Option<int>("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion }, v => v >= 2, "at least 2 (a pair needs two samples)");
-        private readonly Option<int> _maxPairs = Checked(new Option<int>("--max-pairs") { Description = "pairs kept per question", DefaultValueFactory = _ => Defaults.MaxPairsPerQuestion }, v => v >= 1, "at least 1");
+        private readonly Option<int> _shortEpochs = AtLeast(1, new("--short-answer-epochs") { Description = "epochs of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerEpochs });
+        private readonly Option<double> _shortLr = AboveZero(new("--short-answer-lr") { Description = "learning rate of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerLearningRate });
+        private readonly Option<int> _questions = AtLeast(1, new("--pair-questions") { Description = "training questions the pairs are sampled for", DefaultValueFactory = _ => Defaults.PairQuestions });
+        private readonly Option<int> _samples = AtLeast(2, new("--samples") { Description = "samples per question", DefaultValueFactory = _ => Defaults.SamplesPerQuestion }, "a pair needs two samples");
+        private readonly Option<int> _maxPairs = AtLeast(1, new("--max-pairs") { Description = "pairs kept per question", DefaultValueFactory = _ => Defaults.MaxPairsPerQuestion });
         private readonly Option<bool> _directPairs = new("--direct-pairs") { Description = "also build pairs from Direct samples and train on them (keeps the direct answers)", DefaultValueFactory = _ => Defaults.DirectPairs };
-        private readonly Option<double> _temperature = Checked(new Option<double>("--temperature") { Description = "sampling temperature of the pair samples", DefaultValueFactory = _ => Defaults.SamplingTemperature }, v => v > 0, "above 0 (greedy samples are all the same answer)");
-        private readonly Option<int> _prefEpochs = Checked(new Option<int>("--preference-epochs") { Description = "epochs of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceEpochs }, v => v >= 1, "at least 1");
-        private readonly Option<double> _prefLr = Checked(new Option<double>("--preference-lr") { Description = "learning rate of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceLearningRate }, v => v > 0, "above 0");
-        private readonly Option<double> _beta = Checked(new Option<double>("--beta") { Description = "beta of MPO's preference terms (and of the ablation's losses)", DefaultValueFactory = _ => Defaults.Beta }, v => v > 0, "above 0");
-        private readonly Option<int> _hidden = Checked(new Option<int>("--hidden") { Description = "decoder width of the tiny model", DefaultValueFactory = _ => Defaults.Hidden }, v => v >= 1, "at least 1");
-        private readonly Option<int> _layers = Checked(new Option<int>("--layers") { Description = "decoder layers of the tiny model", DefaultValueFactory = _ => Defaults.Layers }, v => v >= 1, "at least 1");
-        private readonly Option<int> _visionHidden = Checked(new Option<int>("--vision-hidden") { Description = "vision encoder width of the tiny model", DefaultValueFactory = _ => Defaults.VisionHidden }, v => v >= 1, "at least 1");
-        private readonly Option<int> _visionLayers = Checked(new Option<int>("--vision-layers") { Description = "vision encoder layers of the tiny model", DefaultValueFactory = _ => Defaults.VisionLayers }, v => v >= 1, "at least 1");
+        private readonly Option<double> _temperature = AboveZero(new("--temperature") { Description = "sampling temperature of the pair samples", DefaultValueFactory = _ => Defaults.SamplingTemperature }, "greedy samples are all the same answer");
+        private readonly Option<int> _prefEpochs = AtLeast(1, new("--preference-epochs") { Description = "epochs of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceEpochs });
+        private readonly Option<double> _prefLr = AboveZero(new("--preference-lr") { Description = "learning rate of SFT-on-chosen and of MPO", DefaultValueFactory = _ => Defaults.PreferenceLearningRate });
+        private readonly Option<double> _beta = AboveZero(new("--beta") { Description = "beta of MPO's preference terms (and of the ablation's losses)", DefaultValueFactory = _ => Defaults.Beta });
+        private readonly Option<int> _hidden = AtLeast(1, new("--hidden") { Description = "decoder width of the tiny model", DefaultValueFactory = _ => Defaults.Hidden });
+        private readonly Option<int> _layers = AtLeast(1, new("--layers") { Description = "decoder layers of the tiny model", DefaultValueFactory = _ => Defaults.Layers });
+        private readonly Option<int> _visionHidden = AtLeast(1, new("--vision-hidden") { Description = "vision encoder width of the tiny model", DefaultValueFactory = _ => Defaults.VisionHidden });
+        private readonly Option<int> _visionLayers = AtLeast(1, new("--vision-layers") { Description = "vision encoder layers of the tiny model", DefaultValueFactory = _ => Defaults.VisionLayers });
+
+        private static Option<int> AtLeast(int min, Option<int> option, string? why = null) =>
+            Checked(option, v => v >= min, $"at least {min}" + (why is null ? "" : $" ({why})"));
+
+        private static Option<double> AboveZero(Option<double> option, string? why = null) =>
+            Checked(option, v => v > 0, "above 0" + (why is null ? "" : $" ({why})"));
 
         /// <summary>Adds a check to <paramref name="option"/>: a value outside <paramref name="rule"/> is a parse error that names the option.</summary>
         private static Option<T> Checked<T>(Option<T> option, Func<T, bool> valid, string rule)

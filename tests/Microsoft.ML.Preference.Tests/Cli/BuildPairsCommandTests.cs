@@ -14,7 +14,7 @@ public class BuildPairsCommandTests
         var questions = Path.Combine(toy.Root, "questions.jsonl");
         File.WriteAllLines(questions, toy.Rows(3, seed: 3).Select(r => JsonSerializer.Serialize(new
         {
-            image = Path.GetRelativePath(toy.Root, r.Image), question = r.Prompt, answer_gt = r.Chosen["The square is ".Length..].TrimEnd('.'),
+            image = Path.GetRelativePath(toy.Root, r.Image), question = r.Prompt, answer_gt = ToyPreferenceData.ColourOf(r.Chosen),
         })));
         string[] Args(string job, string mode) =>
             ["build-pairs", "--pipeline", "correctness", "--answer-mode", mode, "--model", toy.ModelPath, "--data", questions, "--out", job,

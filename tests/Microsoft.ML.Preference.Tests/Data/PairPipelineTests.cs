@@ -32,10 +32,10 @@ public class PairPipelineTests
             {
                 Image = r.Image,
                 Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.ChainOfThought), // as the pipeline will ask
-                Chosen = r.Chosen + "\nFinal answer: " + Colour(r.Chosen),
+                Chosen = r.Chosen + "\nFinal answer: " + ToyPreferenceData.ColourOf(r.Chosen),
                 Rejected = r.Rejected,
             },
-            new ToyRow { Image = r.Image, Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.Direct), Chosen = Colour(r.Chosen), Rejected = Colour(r.Rejected) },
+            new ToyRow { Image = r.Image, Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.Direct), Chosen = ToyPreferenceData.ColourOf(r.Chosen), Rejected = ToyPreferenceData.ColourOf(r.Rejected) },
         }.Take(direct ? 2 : 1));
         var o = MpoTrainerLearningTests.Fast(toy);
         o.Loss = PreferenceLossOptions.Single(PreferenceLossType.Sft);
@@ -47,12 +47,10 @@ public class PairPipelineTests
         return folder;
     }
 
-    private static string Colour(string sentence) => sentence["The square is ".Length..].TrimEnd('.');
-
     private static IDataView Questions(ToyPreferenceData toy, MLContext ml, int count) =>
         ml.Data.LoadFromEnumerable(toy.Rows(count, seed: 31).Select(r => new QuestionRow
         {
-            Image = r.Image, Prompt = r.Prompt, AnswerGt = Colour(r.Chosen),
+            Image = r.Image, Prompt = r.Prompt, AnswerGt = ToyPreferenceData.ColourOf(r.Chosen),
         }));
 
     [Fact]
@@ -183,6 +181,14 @@ public class PairPipelineTests
         var direct = CorrectnessPairPipeline.CandidatePairs(["1", "1"], ["12", "7"], AnswerMode.Direct, out int skippedDirect);
         Assert.Equal([("1", "12"), ("1", "7")], direct);
         Assert.Equal(0, skippedDirect);
+    }
+
+    [Fact]
+    public void FixAnswerRewritesTheFinalLineOfAChainAndReplacesADirectAnswer()
+    {
+        Assert.Equal("4 + 8 = 12.0\nFinal answer: 12\n", CorrectnessPairPipeline.FixAnswer("4 + 8 = 12.0\nFinal answer: 12.0\n", "12"));
+        Assert.Equal("no marker", CorrectnessPairPipeline.FixAnswer("no marker", "12"));
+        Assert.Equal("12", CorrectnessPairPipeline.FixAnswer("12.0", " 12 ", AnswerMode.Direct));
     }
 
     [Fact]

@@ -50,6 +50,11 @@ internal sealed class ToyPreferenceData : IDisposable
         File.WriteAllBytes(path, data.ToArray());
     }
 
+    private const string AnswerPrefix = "The square is ";
+
+    /// <summary>The colour a response of the task names ("The square is red." gives "red"): the question's ground truth.</summary>
+    public static string ColourOf(string response) => response[AnswerPrefix.Length..].TrimEnd('.');
+
     /// <summary><paramref name="count"/> rows drawn with <paramref name="seed"/>.</summary>
     public List<ToyRow> Rows(int count, int seed)
     {
@@ -63,8 +68,8 @@ internal sealed class ToyPreferenceData : IDisposable
             {
                 Image = Path.Combine(Root, "images", $"{Colours[c].Name}-{random.Next(3)}.png"),
                 Prompt = "What colour is the square?",
-                Chosen = $"The square is {Colours[c].Name}.",
-                Rejected = $"The square is {Colours[wrong].Name}.",
+                Chosen = $"{AnswerPrefix}{Colours[c].Name}.",
+                Rejected = $"{AnswerPrefix}{Colours[wrong].Name}.",
             });
         }
         return rows;

@@ -114,7 +114,7 @@ public static class CorrectnessPairPipeline
                 lines.Add(failure);
             }
             else if (judge(extracted.Answer, row.GroundTruth!))
-                correct.Add(!options.FixAnswers ? text : options.AnswerMode == AnswerMode.Direct ? row.GroundTruth!.Trim() : FixAnswer(text, row.GroundTruth!));
+                correct.Add(options.FixAnswers ? FixAnswer(text, row.GroundTruth!, options.AnswerMode) : text);
             else
                 wrong.Add(text);
         }
@@ -168,9 +168,15 @@ public static class CorrectnessPairPipeline
         return candidates;
     }
 
-    /// <summary>Replaces the text after the last "Final answer:" (up to the end of its line) with <paramref name="groundTruth"/>.</summary>
-    internal static string FixAnswer(string response, string groundTruth)
+    /// <summary>
+    /// A correct response with its answer written as <paramref name="groundTruth"/>: in chain-of-thought mode the text
+    /// after the last "Final answer:" (up to the end of its line) is replaced; a direct response is the answer alone, so
+    /// it becomes the ground truth.
+    /// </summary>
+    internal static string FixAnswer(string response, string groundTruth, AnswerMode mode = AnswerMode.ChainOfThought)
     {
+        if (mode == AnswerMode.Direct)
+            return groundTruth.Trim();
         int at = response.LastIndexOf("Final answer:", StringComparison.OrdinalIgnoreCase);
         if (at < 0)
             return response;
