@@ -57,7 +57,7 @@ public class InternVLForwardTests
         var embeds = model.InputEmbeddings(ids, model.VisionTokens(f.Case("pixel_values"), f.Case("image_flags"), torch.CPU));
 
         // Layer 0's queries, keys and values right after the grouped wqkv split (its input is attention_norm(embeds)).
-        var lm = (InternLM2ForCausalLM)model.LanguageModel;
+        var lm = (DecoderForCausalLM)model.LanguageModel;
         var norm = lm.named_modules().Single(m => m.name == "model.layers.0.attention_norm").module as nn.Module<Tensor, Tensor>;
         var (q, k, v) = lm.AttentionOf(0).Split(norm!.forward(embeds));
         TinyModelFixture.AssertClose(f.Case("expected_layer0_query_states"), q, 1e-5, "layer 0 queries");

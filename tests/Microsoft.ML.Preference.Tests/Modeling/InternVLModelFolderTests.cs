@@ -53,10 +53,10 @@ public class InternVLModelFolderTests
     {
         using var tmp = new TempFolder();
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(TinyModelFixture.Folder("qwen2"), "config.json")))!;
-        config["llm_config"]!["architectures"] = new JsonArray("Phi3ForCausalLM");
+        config["llm_config"]!["architectures"] = new JsonArray("MistralForCausalLM");
         tmp.Write("config.json", config.ToJsonString());
         var e = Assert.Throws<NotSupportedException>(() => InternVLConfig.Load(tmp.Path));
-        Assert.Contains("Phi3ForCausalLM", e.Message);
+        Assert.Contains("MistralForCausalLM", e.Message);
         Assert.Contains("Qwen2ForCausalLM", e.Message);
 
         config["llm_config"]!["architectures"] = new JsonArray("Qwen2ForCausalLM");

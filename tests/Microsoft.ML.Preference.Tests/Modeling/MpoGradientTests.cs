@@ -16,6 +16,10 @@ public class MpoGradientTests
     [InlineData("internlm2", false)]
     [InlineData("qwen2", true)]      // gradient checkpointing must not change a single gradient
     [InlineData("internlm2", true)]
+    [InlineData("phi3", false)]
+    [InlineData("llama", false)]
+    [InlineData("internlm3", true)]
+    [InlineData("qwen3", false)]
     public void MpoLossAndParameterGradientsMatch(string backbone, bool gradientCheckpointing)
     {
         using var f = new TinyModelFixture(backbone);

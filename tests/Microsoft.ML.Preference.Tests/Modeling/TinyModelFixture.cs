@@ -9,12 +9,20 @@ namespace Microsoft.ML.Preference.Tests.Modeling;
 /// <summary>
 /// The tiny InternVL fixtures (tests/…/TestData, copied from the team's shared fixtures): a policy folder, a
 /// reference folder and cases.safetensors with inputs and expected activations from an independent PyTorch
-/// implementation. "qwen2" = tiny-internvl (Qwen2 decoder, sharded), "internlm2" = tiny-internvl-internlm2.
+/// implementation. "qwen2" = tiny-internvl (Qwen2 decoder, sharded), "internlm2" = tiny-internvl-internlm2,
+/// "phi3", "llama", "internlm3", "qwen3" = tiny-internvl-families/NAME (made by generate.py there).
 /// </summary>
 internal sealed class TinyModelFixture : IDisposable
 {
-    public static string Folder(string backbone) => Path.Combine(AppContext.BaseDirectory, "TestData",
-        backbone == "qwen2" ? "tiny-internvl" : "tiny-internvl-internlm2");
+    public static string Folder(string backbone) => Path.Combine(AppContext.BaseDirectory, "TestData", backbone switch
+    {
+        "qwen2" => "tiny-internvl",
+        "internlm2" => "tiny-internvl-internlm2",
+        _ => Path.Combine("tiny-internvl-families", backbone),
+    });
+
+    /// <summary>The families whose fixtures generate.py made (vision tower shared with the InternLM2 fixture).</summary>
+    public static TheoryData<string> GeneratedFamilies => new() { "phi3", "llama", "internlm3", "qwen3" };
 
     public string Directory { get; }
     public InternVLChatModel Policy { get; }

@@ -88,30 +88,6 @@ public sealed record InternVLConfig
     {
         var v = Vision;
         var l = Language;
-        var llm = new JsonObject
-        {
-            ["architectures"] = new JsonArray(l.Architecture == LanguageArchitecture.Qwen2 ? "Qwen2ForCausalLM" : "InternLM2ForCausalLM"),
-            ["model_type"] = l.Architecture == LanguageArchitecture.Qwen2 ? "qwen2" : "internlm2",
-            ["vocab_size"] = l.VocabSize,
-            ["hidden_size"] = l.HiddenSize,
-            ["intermediate_size"] = l.IntermediateSize,
-            ["num_attention_heads"] = l.NumAttentionHeads,
-            ["num_key_value_heads"] = l.NumKeyValueHeads,
-            ["num_hidden_layers"] = l.NumHiddenLayers,
-            ["hidden_act"] = l.HiddenAct,
-            ["max_position_embeddings"] = l.MaxPositionEmbeddings,
-            ["rms_norm_eps"] = l.RmsNormEps,
-            ["rope_theta"] = l.RopeTheta,
-            ["rope_scaling"] = l.RopeScaling is null ? null : new JsonObject { ["type"] = l.RopeScaling.Type, ["factor"] = l.RopeScaling.Factor },
-            ["tie_word_embeddings"] = l.TieWordEmbeddings,
-            ["bos_token_id"] = l.BosTokenId,
-            ["eos_token_id"] = l.EosTokenId,
-            ["pad_token_id"] = l.PadTokenId,
-            ["initializer_range"] = l.InitializerRange,
-            ["torch_dtype"] = TorchDtype,
-        };
-        if (l.Architecture == LanguageArchitecture.InternLM2)
-            llm["bias"] = l.AttentionBias;
         return new JsonObject
         {
             ["architectures"] = new JsonArray("InternVLChatModel"),
@@ -146,7 +122,7 @@ public sealed record InternVLConfig
                 ["initializer_range"] = v.InitializerRange,
                 ["torch_dtype"] = TorchDtype,
             },
-            ["llm_config"] = llm,
+            ["llm_config"] = l.ToJson(TorchDtype),
         };
     }
 }

@@ -74,6 +74,20 @@ internal sealed class JsonConfigReader
         return [];
     }
 
+    public IReadOnlyList<double> Doubles(string key)
+    {
+        if (_node[key] is not JsonArray array)
+            throw Bad(key, "is missing or not an array");
+        try
+        {
+            return array.Select(x => x!.GetValue<JsonElement>().GetDouble()).ToList();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException or NullReferenceException)
+        {
+            throw Bad(key, "must hold numbers only");
+        }
+    }
+
     private T Get<T>(string key, bool hasFallback, T fallback, Func<JsonNode, T> read)
     {
         var value = _node[key];

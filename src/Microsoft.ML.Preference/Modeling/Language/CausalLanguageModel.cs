@@ -25,12 +25,7 @@ public abstract class CausalLanguageModel : nn.Module
     }
 
     /// <summary>Builds the decoder that <paramref name="config"/> names.</summary>
-    public static CausalLanguageModel Create(LanguageModelConfig config) => config.Architecture switch
-    {
-        LanguageArchitecture.Qwen2 => new Qwen2ForCausalLM(config),
-        LanguageArchitecture.InternLM2 => new InternLM2ForCausalLM(config),
-        _ => throw new NotSupportedException($"Language architecture {config.Architecture} is not supported."),
-    };
+    public static CausalLanguageModel Create(LanguageModelConfig config) => new DecoderForCausalLM(config);
 
     /// <summary>The input embeddings of <paramref name="inputIds"/> [B, T] → [B, T, D].</summary>
     public abstract Tensor EmbedTokens(Tensor inputIds);
@@ -108,6 +103,9 @@ public abstract class CausalLanguageModel : nn.Module
 
     /// <summary>The output head (lm_head / output, or the tied embedding).</summary>
     public abstract Tensor OutputLogits(Tensor hidden);
+
+    /// <summary>The head's [V, D] weight (the embedding when tied), for log-probs computed in chunks.</summary>
+    public abstract Tensor HeadWeight { get; }
 }
 
 /// <summary>A pre-norm decoder layer: x + attn(norm(x)), then x + mlp(norm(x)).</summary>

@@ -2,59 +2,50 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Microsoft.ML.Preference.Modeling.Configuration;
+using Microsoft.ML.Preference.Modeling.Layers;
 
 namespace Microsoft.ML.Preference.Modeling.Language;
 
 /// <summary>
-/// The SwiGLU MLP both decoders use, down(silu(gate(x)) · up(x)). TorchSharp names a module's children after
-/// its fields, so each family gets its own small class whose fields carry the Hugging Face names.
+/// The SwiGLU MLP every family uses, down(silu(gate(x)) · up(x)), with gate and up as two Linear layers or one
+/// fused Linear whose first half is the gate (Phi-3's <c>gate_up_proj</c>: transformers models/phi3/modeling_phi3.py
+/// <c>gate, up_states = up_states.chunk(2, dim=-1)</c>).
 /// </summary>
-internal static class SwiGlu
+public sealed class GatedMlp : nn.Module<Tensor, Tensor>
 {
-    public static (Linear Gate, Linear Up, Linear Down) Create(LanguageModelConfig config) => (
-        nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false),
-        nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: false),
-        nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: false));
+    private readonly RenamedChild<Linear> _gate;
+    private readonly RenamedChild<Linear>? _up;
+    private readonly RenamedChild<Linear> _down;
 
-    public static Tensor Forward(Linear gate, Linear up, Linear down, Tensor x)
+    /// <summary>Creates the MLP under the family's names.</summary>
+    public GatedMlp(LanguageModelConfig config) : base(nameof(GatedMlp))
+    {
+        var family = config.Family;
+        long width = config.IntermediateSize;
+        _gate = Child(family.Gate, nn.Linear(config.HiddenSize, family.FusedGateUp ? 2 * width : width, hasBias: config.MlpBias));
+        if (!family.FusedGateUp)
+            _up = Child(family.Up, nn.Linear(config.HiddenSize, width, hasBias: config.MlpBias));
+        _down = Child(family.Down, nn.Linear(width, config.HiddenSize, hasBias: config.MlpBias));
+    }
+
+    private RenamedChild<Linear> Child(string name, Linear linear)
+    {
+        register_module(name, linear);
+        return new(linear);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return down.call(nn.functional.silu(gate.call(x)) * up.call(x)).MoveToOuterDisposeScope();
+        Tensor gate, up;
+        if (_up is null)
+        {
+            var both = _gate.Value.call(x).chunk(2, -1);
+            (gate, up) = (both[0], both[1]);
+        }
+        else
+            (gate, up) = (_gate.Value.call(x), _up.Value.call(x));
+        return _down.Value.call(nn.functional.silu(gate) * up).MoveToOuterDisposeScope();
     }
-}
-
-/// <summary>Qwen2's MLP: <c>gate_proj</c>, <c>up_proj</c>, <c>down_proj</c>.</summary>
-public sealed class Qwen2Mlp : nn.Module<Tensor, Tensor>
-{
-    private readonly Linear gate_proj;
-    private readonly Linear up_proj;
-    private readonly Linear down_proj;
-
-    /// <summary>Creates the MLP.</summary>
-    public Qwen2Mlp(LanguageModelConfig config) : base(nameof(Qwen2Mlp))
-    {
-        (gate_proj, up_proj, down_proj) = SwiGlu.Create(config);
-        RegisterComponents();
-    }
-
-    /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => SwiGlu.Forward(gate_proj, up_proj, down_proj, x);
-}
-
-/// <summary>InternLM2's MLP: <c>w1</c> (gate), <c>w3</c> (up), <c>w2</c> (down).</summary>
-public sealed class InternLM2FeedForward : nn.Module<Tensor, Tensor>
-{
-    private readonly Linear w1;
-    private readonly Linear w3;
-    private readonly Linear w2;
-
-    /// <summary>Creates the MLP.</summary>
-    public InternLM2FeedForward(LanguageModelConfig config) : base(nameof(InternLM2FeedForward))
-    {
-        (w1, w3, w2) = SwiGlu.Create(config);
-        RegisterComponents();
-    }
-
-    /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => SwiGlu.Forward(w1, w3, w2, x);
 }

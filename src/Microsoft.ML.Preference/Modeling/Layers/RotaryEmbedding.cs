@@ -6,8 +6,10 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 
 /// <summary>
 /// Rotary position embedding, rotate-half convention (pairs i and i + d/2), with the Hugging Face scalings
-/// InternVL's language models use: none, "linear" (positions divided by the factor) and "dynamic" (NTK: the
-/// base grows with the sequence length once it passes max_position_embeddings).
+/// InternVL's language models use: none, "linear" (positions divided by the factor), "dynamic" (NTK: the
+/// base grows with the sequence length once it passes max_position_embeddings), "llama3" (long wavelengths
+/// divided by the factor, a smooth band between) and "longrope" (Phi-3: per-frequency short or long divisors by
+/// key length, cos/sin times the attention factor); transformers modeling_rope_utils.py.
 /// </summary>
 /// <remarks>
 /// Stateless on purpose: the Hugging Face classes cache cos/sin tables and keep a base computed for the
@@ -51,6 +53,15 @@ public sealed class RotaryEmbedding
         var exponents = HeldScalars.Arange(0, _headDim, 2, device).to(ScalarType.Float32).div(headDim);
         // The base becomes a 0-d tensor here, not a Scalar; 1 / x as reciprocal (TorchSharp's 1f / x is x.reciprocal() * 1).
         var invFreq = torch.pow(Base(keyLength), exponents).reciprocal();
+        if (_scaling is { Type: "llama3" } llama3)
+            invFreq = Llama3(invFreq, llama3);
+        if (_scaling is { Type: "longrope" } longRope)
+        {
+            // 1 / (ext · base^e), ext = long factors once the keys pass the original context (_compute_longrope_parameters).
+            var ext = keyLength > longRope.OriginalMaxPositionEmbeddings ? longRope.LongFactor! : longRope.ShortFactor!;
+            var extTensor = torch.tensor(ext.Select(x => (float)x).ToArray(), device: device);
+            invFreq = (extTensor * torch.pow(Base(keyLength), exponents)).reciprocal();
+        }
         var positions = positionIds.to(ScalarType.Float32);
         if (_scaling is { Type: "linear" } linear)
         {
@@ -59,7 +70,34 @@ public sealed class RotaryEmbedding
         }
         var freqs = positions.unsqueeze(-1) * invFreq; // [B, T, d/2]
         var emb = torch.cat([freqs, freqs], -1);
+        if (_scaling is { Type: "longrope", AttentionFactor: var attention } && attention != 1)
+        {
+            using var a = attention.ToScalar();
+            return ((emb.cos() * a).MoveToOuterDisposeScope(), (emb.sin() * a).MoveToOuterDisposeScope());
+        }
         return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());
+    }
+
+    // _compute_llama3_parameters, in float32 as there: wavelengths above original/low are divided by the factor,
+    // those below original/high kept, those between interpolated.
+    private static Tensor Llama3(Tensor invFreq, RopeScaling s)
+    {
+        using var scope = torch.NewDisposeScope();
+        double lowWavelen = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor;
+        double highWavelen = s.OriginalMaxPositionEmbeddings / s.HighFreqFactor;
+        using var twoPi = (2 * Math.PI).ToScalar();
+        using var factor = s.Factor.ToScalar();
+        using var low = lowWavelen.ToScalar();
+        using var high = highWavelen.ToScalar();
+        using var original = ((double)s.OriginalMaxPositionEmbeddings).ToScalar();
+        using var lowFactor = s.LowFreqFactor.ToScalar();
+        using var band = (s.HighFreqFactor - s.LowFreqFactor).ToScalar();
+        var wavelen = invFreq.reciprocal() * twoPi;
+        var scaled = torch.where(wavelen.gt(low), invFreq.div(factor), invFreq);
+        var smooth = (wavelen.reciprocal() * original - lowFactor).div(band);
+        var smoothed = (1 - smooth) * scaled.div(factor) + smooth * scaled;
+        var medium = wavelen.ge(high).logical_and(wavelen.le(low));
+        return torch.where(medium, smoothed, scaled).MoveToOuterDisposeScope();
     }
 
     /// <summary>Rotates <paramref name="x"/> [B, heads, T, d] by the tables from <see cref="Tables"/>.</summary>

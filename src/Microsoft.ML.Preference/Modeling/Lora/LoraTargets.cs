@@ -14,12 +14,10 @@ namespace Microsoft.ML.Preference.Modeling.Lora;
 public static class LoraTargets
 {
     /// <summary>Qwen2's attention and MLP projections (InternVL's <c>wrap_llm_lora</c> list, without the parent names).</summary>
-    public static IReadOnlyList<string> Qwen2LanguageModel { get; } =
-        Array.AsReadOnly(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]);
+    public static IReadOnlyList<string> Qwen2LanguageModel => DecoderFamilies.Qwen2.LoraTargets;
 
     /// <summary>InternLM2's packed attention projections and MLP (<c>wqkv</c>, <c>wo</c>, <c>w1</c>, <c>w2</c>, <c>w3</c>).</summary>
-    public static IReadOnlyList<string> InternLM2LanguageModel { get; } =
-        Array.AsReadOnly(["wqkv", "wo", "w1", "w2", "w3"]);
+    public static IReadOnlyList<string> InternLM2LanguageModel => DecoderFamilies.InternLM2.LoraTargets;
 
     /// <summary>InternViT's attention and MLP projections (InternVL's <c>wrap_backbone_lora</c> list).</summary>
     public static IReadOnlyList<string> VisionEncoder { get; } =
@@ -30,12 +28,7 @@ public static class LoraTargets
 
     /// <summary>The default targets of a decoder architecture.</summary>
     /// <exception cref="NotSupportedException">An architecture without a default list.</exception>
-    public static IReadOnlyList<string> LanguageModel(LanguageArchitecture architecture) => architecture switch
-    {
-        LanguageArchitecture.Qwen2 => Qwen2LanguageModel,
-        LanguageArchitecture.InternLM2 => InternLM2LanguageModel,
-        _ => throw new NotSupportedException($"There is no default LoRA target list for {architecture}; give LoraOptions.TargetModules."),
-    };
+    public static IReadOnlyList<string> LanguageModel(LanguageArchitecture architecture) => DecoderFamilies.Of(architecture).LoraTargets;
 
     /// <summary>
     /// The effective <c>target_modules</c> list for <paramref name="options"/> on an InternVL model of the given decoder:
