@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling.Layers;
 using Microsoft.ML.Preference.Modeling.Configuration;
 using Microsoft.ML.Preference.Modeling.Language;
 using Microsoft.ML.Preference.Modeling.Vision;
@@ -58,10 +59,10 @@ public sealed class InternVLChatModel : nn.Module
         long merged = (long)config.Vision.HiddenSize * step * step;
         long llm = config.Language.HiddenSize;
         mlp1 = nn.Sequential(
-            ("0", nn.LayerNorm(merged)),
-            ("1", nn.Linear(merged, llm)),
+            ("0", nn.LayerNorm(merged, device: ConstructionDevice.Current)),
+            ("1", nn.Linear(merged, llm, device: ConstructionDevice.Current)),
             ("2", nn.GELU()),
-            ("3", nn.Linear(llm, llm)));
+            ("3", nn.Linear(llm, llm, device: ConstructionDevice.Current)));
         register_module(nameof(vision_model), vision_model);
         register_module(nameof(language_model), language_model);
         register_module(nameof(mlp1), mlp1);

@@ -32,15 +32,15 @@ public sealed class DecoderAttention : nn.Module
         long qWidth = (long)_heads * _headDim, kvWidth = (long)_kvHeads * _headDim;
         if (_packing == QkvPacking.Separate)
         {
-            _q = Child("q_proj", nn.Linear(config.HiddenSize, qWidth, hasBias: config.AttentionBias));
-            _k = Child("k_proj", nn.Linear(config.HiddenSize, kvWidth, hasBias: config.AttentionBias));
-            _v = Child("v_proj", nn.Linear(config.HiddenSize, kvWidth, hasBias: config.AttentionBias));
+            _q = Child("q_proj", nn.Linear(config.HiddenSize, qWidth, hasBias: config.AttentionBias, device: ConstructionDevice.Current));
+            _k = Child("k_proj", nn.Linear(config.HiddenSize, kvWidth, hasBias: config.AttentionBias, device: ConstructionDevice.Current));
+            _v = Child("v_proj", nn.Linear(config.HiddenSize, kvWidth, hasBias: config.AttentionBias, device: ConstructionDevice.Current));
         }
         else
         {
-            _packed = Child(family.PackedQkv, nn.Linear(config.HiddenSize, qWidth + 2 * kvWidth, hasBias: config.AttentionBias));
+            _packed = Child(family.PackedQkv, nn.Linear(config.HiddenSize, qWidth + 2 * kvWidth, hasBias: config.AttentionBias, device: ConstructionDevice.Current));
         }
-        _output = Child(family.OutputProjection, nn.Linear(qWidth, config.HiddenSize, hasBias: config.OutputBias));
+        _output = Child(family.OutputProjection, nn.Linear(qWidth, config.HiddenSize, hasBias: config.OutputBias, device: ConstructionDevice.Current));
         if (family.QkNorm)
         {
             _qNorm = Child("q_norm", new RmsNorm(_headDim, config.RmsNormEps));

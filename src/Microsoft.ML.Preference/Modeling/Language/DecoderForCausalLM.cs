@@ -23,7 +23,7 @@ public sealed class DecoderForCausalLM : CausalLanguageModel
         register_module(nameof(model), model);
         if (!config.TieWordEmbeddings)
         {
-            var linear = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+            var linear = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: ConstructionDevice.Current);
             register_module(config.Family.Head, linear);
             head = new(linear);
         }
@@ -66,7 +66,7 @@ public sealed class DecoderBody : nn.Module
     /// <summary>Creates the body.</summary>
     public DecoderBody(LanguageModelConfig config) : base(nameof(DecoderBody))
     {
-        var embedding = nn.Embedding(config.VocabSize, config.HiddenSize);
+        var embedding = nn.Embedding(config.VocabSize, config.HiddenSize, device: ConstructionDevice.Current);
         layers = new ModuleList<DecoderBlock>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
             layers.Add(new DecoderBlock(config));

@@ -22,10 +22,10 @@ public sealed class GatedMlp : nn.Module<Tensor, Tensor>
     {
         var family = config.Family;
         long width = config.IntermediateSize;
-        _gate = Child(family.Gate, nn.Linear(config.HiddenSize, family.FusedGateUp ? 2 * width : width, hasBias: config.MlpBias));
+        _gate = Child(family.Gate, nn.Linear(config.HiddenSize, family.FusedGateUp ? 2 * width : width, hasBias: config.MlpBias, device: ConstructionDevice.Current));
         if (!family.FusedGateUp)
-            _up = Child(family.Up, nn.Linear(config.HiddenSize, width, hasBias: config.MlpBias));
-        _down = Child(family.Down, nn.Linear(width, config.HiddenSize, hasBias: config.MlpBias));
+            _up = Child(family.Up, nn.Linear(config.HiddenSize, width, hasBias: config.MlpBias, device: ConstructionDevice.Current));
+        _down = Child(family.Down, nn.Linear(width, config.HiddenSize, hasBias: config.MlpBias, device: ConstructionDevice.Current));
     }
 
     private RenamedChild<Linear> Child(string name, Linear linear)

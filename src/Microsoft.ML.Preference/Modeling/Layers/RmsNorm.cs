@@ -18,7 +18,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public RmsNorm(long size, double eps, string name = nameof(RmsNorm)) : base(name)
     {
         _eps = eps.ToScalar();
-        weight = new Parameter(torch.ones(size));
+        weight = new Parameter(torch.ones(size, device: ConstructionDevice.Current));
         register_parameter(nameof(weight), weight);
     }
 

@@ -22,8 +22,8 @@ public sealed class InternAttention : nn.Module<Tensor, Tensor>
     public InternAttention(InternVisionConfig config) : base(nameof(InternAttention))
     {
         _heads = config.NumAttentionHeads;
-        qkv = nn.Linear(config.HiddenSize, 3L * config.HiddenSize, hasBias: config.QkvBias);
-        proj = nn.Linear(config.HiddenSize, config.HiddenSize);
+        qkv = nn.Linear(config.HiddenSize, 3L * config.HiddenSize, hasBias: config.QkvBias, device: ConstructionDevice.Current);
+        proj = nn.Linear(config.HiddenSize, config.HiddenSize, device: ConstructionDevice.Current);
         register_module(nameof(qkv), qkv);
         if (config.QkNormalization)
         {

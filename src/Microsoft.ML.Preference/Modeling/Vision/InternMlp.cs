@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Microsoft.ML.Preference.Modeling.Layers;
 using Microsoft.ML.Preference.Modeling.Configuration;
 
 namespace Microsoft.ML.Preference.Modeling.Vision;
@@ -14,8 +15,8 @@ public sealed class InternMlp : nn.Module<Tensor, Tensor>
     /// <summary>Creates the MLP of one InternViT layer.</summary>
     public InternMlp(InternVisionConfig config) : base(nameof(InternMlp))
     {
-        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize);
-        fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize);
+        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize, device: ConstructionDevice.Current);
+        fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize, device: ConstructionDevice.Current);
         register_module(nameof(fc1), fc1);
         register_module(nameof(fc2), fc2);
     }

@@ -22,9 +22,9 @@ public sealed class InternVisionEmbeddings : nn.Module<Tensor, Tensor>
     public InternVisionEmbeddings(InternVisionConfig config) : base(nameof(InternVisionEmbeddings))
     {
         _grid = config.GridSize;
-        class_embedding = new Parameter(torch.randn(1, 1, config.HiddenSize));
-        patch_embedding = nn.Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize);
-        position_embedding = new Parameter(torch.randn(1, _grid * _grid + 1, config.HiddenSize));
+        class_embedding = new Parameter(torch.randn(1, 1, config.HiddenSize, device: ConstructionDevice.Current));
+        patch_embedding = nn.Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize, device: ConstructionDevice.Current);
+        position_embedding = new Parameter(torch.randn(1, _grid * _grid + 1, config.HiddenSize, device: ConstructionDevice.Current));
         register_parameter(nameof(class_embedding), class_embedding);
         register_module(nameof(patch_embedding), patch_embedding);
         register_parameter(nameof(position_embedding), position_embedding);

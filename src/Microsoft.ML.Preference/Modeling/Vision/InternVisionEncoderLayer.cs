@@ -26,10 +26,10 @@ public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
         _dropPath = dropPath;
         norm1 = Norm(config);
         attn = new InternAttention(config);
-        ls1 = new Parameter(torch.ones(config.HiddenSize));
+        ls1 = new Parameter(torch.ones(config.HiddenSize, device: ConstructionDevice.Current));
         norm2 = Norm(config);
         mlp = new InternMlp(config);
-        ls2 = new Parameter(torch.ones(config.HiddenSize));
+        ls2 = new Parameter(torch.ones(config.HiddenSize, device: ConstructionDevice.Current));
         register_module(nameof(attn), attn);
         register_module(nameof(mlp), mlp);
         register_module(nameof(norm1), norm1);
@@ -41,7 +41,7 @@ public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
     private static nn.Module<Tensor, Tensor> Norm(InternVisionConfig config) =>
         config.NormType == "rms_norm"
             ? new RmsNorm(config.HiddenSize, config.LayerNormEps)
-            : nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+            : nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: ConstructionDevice.Current);
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
