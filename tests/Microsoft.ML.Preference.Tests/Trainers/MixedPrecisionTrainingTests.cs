@@ -15,7 +15,7 @@ namespace Microsoft.ML.Preference.Tests.Trainers;
 /// </summary>
 public class MixedPrecisionTrainingTests(ITestOutputHelper output)
 {
-    private const int Steps = 6;
+    private const int Steps = 4;
 
     private static MpoTrainer.Options Options(ToyPreferenceData toy, string dtype, bool masterWeights, string folder)
     {
@@ -25,6 +25,7 @@ public class MixedPrecisionTrainingTests(ITestOutputHelper output)
         o.WeightDecay = 0.05;
         o.FreezeVision = false; // every parameter trains, so the runs' trainable lists are the model's parameters in order
         o.MaxSteps = Steps;
+        o.BatchSize = 2; // bf16 on a CPU without bf16 instructions is slow: small steps keep the test short
         o.DType = dtype;
         o.Float32MasterWeights = masterWeights;
         o.OutputDirectory = Path.Combine(toy.Root, folder);
@@ -36,7 +37,7 @@ public class MixedPrecisionTrainingTests(ITestOutputHelper output)
     {
         using var toy = new ToyPreferenceData();
         var ml = new MLContext(seed: 1);
-        var data = ml.Data.LoadFromEnumerable(toy.Rows(12, seed: 5));
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(8, seed: 5));
         using var start = InternVLModelFolder.Load(toy.ModelPath);
         var startWeights = start.parameters().Select(p => p.detach().clone()).ToList();
         var startBf16 = startWeights.Select(w => w.to(ScalarType.BFloat16).to(ScalarType.Float32)).ToList();
@@ -67,5 +68,9 @@ public class MixedPrecisionTrainingTests(ITestOutputHelper output)
         Assert.True(figures.SignAgreement > 0.98, figures.ToString());
         Assert.True(figures.RelativeDeltaDifference < 0.1, figures.ToString());
         Assert.True(figures.PureBf16Unchanged > 0.8, figures.ToString());
+        // The same check on the in-place bf16 run (the trainer's behaviour before master weights) fails.
+        var inPlace = MixedPrecisionFigures.Of(d32, dPure, dPure);
+        output.WriteLine($"in place: {inPlace}");
+        Assert.True(inPlace.SignAgreement < 0.5 && inPlace.RelativeDeltaDifference > 0.5, inPlace.ToString());
     }
 }

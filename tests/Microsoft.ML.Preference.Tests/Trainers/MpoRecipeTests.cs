@@ -65,6 +65,27 @@ public class MpoRecipeTests
         Assert.False(MpoRecipeNames.TryParse("internvl4", out _));
     }
 
+    [Theory]
+    [InlineData(nameof(MpoTrainer.Options.VisionDropPathRate))]
+    [InlineData(nameof(MpoTrainer.Options.WeightDecay))]
+    [InlineData(nameof(MpoTrainer.Options.WarmupSteps))]
+    [InlineData(nameof(MpoTrainer.Options.SaveSteps))]
+    [InlineData(nameof(MpoTrainer.Options.EvalSteps))]
+    public void AnOptionOutOfRangeIsRefusedByName(string option)
+    {
+        var o = new MpoTrainer.Options { ModelPath = "model" };
+        switch (option)
+        {
+            case nameof(o.VisionDropPathRate): o.VisionDropPathRate = 1; break;
+            case nameof(o.WeightDecay): o.WeightDecay = -0.05; break;
+            case nameof(o.WarmupSteps): o.WarmupSteps = -1; break;
+            case nameof(o.SaveSteps): o.SaveSteps = -5; break;
+            case nameof(o.EvalSteps): o.EvalSteps = -1; break;
+        }
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext(1).Preference.Trainers.Mpo(o));
+        Assert.Contains("MpoTrainer.Options." + option, e.Message);
+    }
+
     [Fact]
     public void DropPathFollowsInternViTsLinearScheduleAndActsOnlyInTraining()
     {
