@@ -26,6 +26,7 @@ using var baseModel = mlContext.Preference.Trainers.Mpo(new MpoTrainer.Options
 {
     ModelPath = modelPath, Loss = PreferenceLossOptions.Single(PreferenceLossType.Sft), NumberOfEpochs = 6, LearningRate = 2e-3,
     FreezeVision = false, SystemMessage = "You are a helpful assistant.",
+    WarmupRatio = 0.1, WeightDecay = 0, DType = "float32", GradientCheckpointing = false, VisionDropPathRate = null, // a tiny model: float32, no drop path
 }).Fit(rationales);
 baseModel.Save(Path.Combine(folder, "base"));
 
@@ -45,6 +46,7 @@ using var mpo = mlContext.Preference.Trainers.Mpo(new MpoTrainer.Options
 {
     ModelPath = Path.Combine(folder, "base"), NumberOfEpochs = 2, LearningRate = 5e-4, FreezeVision = false,
     SystemMessage = "You are a helpful assistant.", Generation = new GenerationOptions { MaxNewTokens = 48 },
+    WarmupRatio = 0.1, WeightDecay = 0, DType = "float32", GradientCheckpointing = false, VisionDropPathRate = null,
 }).Fit(cotPairs);
 
 // 5. Direct vs CoT accuracy on held-out questions.

@@ -50,7 +50,10 @@ public sealed class PreferenceTrainers
     /// </summary>
     public Trainers.MpoTrainer Mpo(Trainers.MpoTrainer.Options options) => new(Context, options);
 
-    /// <summary>MPO with the paper's defaults on an InternVL model folder and the named columns.</summary>
+    /// <summary>
+    /// MPO with <see cref="Trainers.MpoTrainer.Options"/>' defaults (the paper's loss; InternVL2's MPO script elsewhere) on an
+    /// InternVL model folder and the named columns. For another generation's script: <c>Mpo(MpoTrainer.Options.FromRecipe(...))</c>.
+    /// </summary>
     /// <param name="modelPath">The InternVL model folder to train.</param>
     /// <param name="imageColumnName">Image column (MLImage, path or vector of paths); null for text-only data.</param>
     /// <param name="promptColumnName">Question column.</param>

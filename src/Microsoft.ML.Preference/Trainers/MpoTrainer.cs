@@ -53,6 +53,11 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         Require(o.MaxSteps >= 0, nameof(o.MaxSteps), "must be 0 (use the epochs) or positive");
         Require(o.LearningRate > 0, nameof(o.LearningRate), "must be positive");
         Require(o.WarmupRatio is >= 0 and <= 1, nameof(o.WarmupRatio), "must be in [0, 1]");
+        Require(o.WarmupSteps is null or >= 0, nameof(o.WarmupSteps), "must be 0 or positive (or null to use WarmupRatio)");
+        Require(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), nameof(o.WeightDecay), "must be 0 or positive");
+        Require(o.VisionDropPathRate is null or (>= 0 and < 1), nameof(o.VisionDropPathRate), "must be in [0, 1) (or null to keep the model's)");
+        Require(o.SaveSteps >= 0, nameof(o.SaveSteps), "must be 0 (only at the end) or positive");
+        Require(o.EvalSteps >= 0, nameof(o.EvalSteps), "must be 0 (only at the end) or positive");
         Require(o.MaxLength >= 16, nameof(o.MaxLength), "must be at least 16");
         Require(o.DType is "float32" or "bfloat16", nameof(o.DType), "must be \"float32\" or \"bfloat16\"");
         Require(o.ReferenceSyncMixup is > 0 and <= 1, nameof(o.ReferenceSyncMixup), "must be in (0, 1]");
@@ -111,6 +116,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         {
             Log($"Loaded {o.ModelPath} ({vlm.Model.Config.Language.Architecture}, {dtype}, {device}); seed {seed}.");
             vlm.Model.GradientCheckpointing = o.GradientCheckpointing;
+            if (o.VisionDropPathRate is { } dropPath)
+                vlm.Model.VisionModel.Encoder.SetDropPathRate(dropPath);
             var checkpoint = o.ResumeFromCheckpoint is null ? null : TrainingCheckpoint.Resolve(o.ResumeFromCheckpoint, o.OutputDirectory);
             Freeze(vlm.Model, o);
             IReadOnlyList<Parameter> trainable;
@@ -128,7 +135,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                     ModuleCheckpoint.LoadInto(vlm.Model, Path.Combine(checkpoint, TrainingCheckpoint.ModelFolder));
                 trainable = vlm.Model.parameters().Where(p => p.requires_grad).ToList();
             }
-            Log($"Training {trainable.Sum(p => p.numel()):N0} parameters" + (adapter is null ? "." : $" of a rank-{o.Lora!.Rank} LoRA adapter."));
+            Log($"Training {trainable.Sum(p => p.numel()):N0} parameters" + (adapter is null ? "" : $" of a rank-{o.Lora!.Rank} LoRA adapter")
+                + (trainable.Any(p => p.dtype != ScalarType.Float32) ? (o.Float32MasterWeights ? ", with float32 master weights." : ", updated in bf16 in place (no master weights).") : "."));
 
             var preparer = new PreferenceRowPreparer(vlm, o.RejectedSpan);
             var skipped = new Dictionary<string, int>();

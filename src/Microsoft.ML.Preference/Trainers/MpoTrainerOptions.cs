@@ -19,8 +19,13 @@ public enum ReferenceModelKind
 public sealed partial class MpoTrainer
 {
     /// <summary>
-    /// Everything <see cref="MpoTrainer"/> reads. Defaults follow the MPO paper and TRL's DPOTrainer: the MPO loss
-    /// (sigmoid 0.8 + bco_pair 0.2 + sft 1.0, β 0.1), AdamW, cosine schedule with 10% warm-up, one epoch.
+    /// Everything <see cref="MpoTrainer"/> reads. Defaults follow the MPO paper (the loss: sigmoid 0.8 + bco_pair 0.2
+    /// + sft 1.0, β 0.1) and, where the paper is silent, InternVL2's published MPO script
+    /// (internvl_chat/shell/internvl2.0_mpo/preference_optimization/internvl2_8b_internlm2_7b_dynamic_res_mpo_full.sh in
+    /// OpenGVLab/InternVL): nothing frozen, AdamW at 5e-6 with weight decay 0.05, cosine with 3% warm-up, one epoch,
+    /// drop path 0.1 in the vision tower, bfloat16 with float32 master weights, gradient checkpointing, 6144 tokens.
+    /// The batch stays 4 × 1 (the script's global batch of 256 is <see cref="FromRecipe"/>'s). Other generations:
+    /// <see cref="FromRecipe"/>.
     /// </summary>
     public sealed class Options
     {
@@ -79,16 +84,25 @@ public sealed partial class MpoTrainer
         /// <summary>Merge the LoRA adapters into the weights of the returned transformer. Default true.</summary>
         public bool MergeAdapterAfterTraining { get; set; } = true;
 
-        /// <summary>Keep the vision tower frozen. Default true (InternVL's MPO scripts freeze the backbone).</summary>
-        public bool FreezeVision { get; set; } = true;
+        /// <summary>Keep the vision tower frozen. Default false, as InternVL's MPO scripts (<c>--freeze_backbone False</c>).</summary>
+        public bool FreezeVision { get; set; }
 
-        /// <summary>Keep the mlp1 projector frozen. Default false.</summary>
+        /// <summary>Keep the mlp1 projector frozen. Default false, as InternVL's MPO scripts (<c>--freeze_mlp False</c>).</summary>
         public bool FreezeProjector { get; set; }
 
-        /// <summary>Keep the language model frozen. Default false.</summary>
+        /// <summary>Keep the language model frozen. Default false, as InternVL's MPO scripts (<c>--freeze_llm False</c>).</summary>
         public bool FreezeLanguageModel { get; set; }
 
-        /// <summary>Peak learning rate. Default 5e-6.</summary>
+        /// <summary>
+        /// Stochastic depth of the vision tower while training: the rate of its last layer, rising linearly from 0 at
+        /// the first (InternViT's schedule). InternVL's training scripts overwrite the checkpoint's
+        /// <c>vision_config.drop_path_rate</c> with <c>--drop_path_rate</c> (0.1 in every MPO script;
+        /// internvl_chat/internvl/train/internvl_chat_dpo.py). Default 0.1; null keeps the model's config.json value.
+        /// Only the policy drops paths: the reference model and inference run in eval mode.
+        /// </summary>
+        public double? VisionDropPathRate { get; set; } = 0.1;
+
+        /// <summary>Peak learning rate. Default 5e-6 (InternVL2's MPO script; InternVL2.5 uses 1e-6, InternVL3 2e-7).</summary>
         public double LearningRate { get; set; } = 5e-6;
 
         /// <summary>AdamW β1. Default 0.9.</summary>
@@ -100,14 +114,17 @@ public sealed partial class MpoTrainer
         /// <summary>AdamW ε. Default 1e-8.</summary>
         public double Epsilon { get; set; } = 1e-8;
 
-        /// <summary>AdamW decoupled weight decay. Default 0.</summary>
-        public double WeightDecay { get; set; }
+        /// <summary>AdamW decoupled weight decay. Default 0.05 (InternVL's MPO scripts, <c>--weight_decay 0.05</c>).</summary>
+        public double WeightDecay { get; set; } = 0.05;
 
-        /// <summary>Decay after warm-up. Default cosine.</summary>
+        /// <summary>Decay after warm-up. Default cosine (InternVL's MPO scripts, <c>--lr_scheduler_type cosine</c>).</summary>
         public LearningRateScheduleKind Schedule { get; set; } = LearningRateScheduleKind.Cosine;
 
-        /// <summary>Warm-up as a fraction of the optimiser steps. Default 0.1. Ignored when <see cref="WarmupSteps"/> is set.</summary>
-        public double WarmupRatio { get; set; } = 0.1;
+        /// <summary>
+        /// Warm-up as a fraction of the optimiser steps. Default 0.03 (InternVL's MPO scripts, <c>--warmup_ratio 0.03</c>).
+        /// Ignored when <see cref="WarmupSteps"/> is set.
+        /// </summary>
+        public double WarmupRatio { get; set; } = 0.03;
 
         /// <summary>Warm-up steps; null uses <see cref="WarmupRatio"/>.</summary>
         public int? WarmupSteps { get; set; }
@@ -130,20 +147,39 @@ public sealed partial class MpoTrainer
         /// <summary>Seed of data order, dropout and initialisation; null = the MLContext's seed (or 0).</summary>
         public int? Seed { get; set; }
 
-        /// <summary>Longest sequence in tokens (responses are truncated first, never image tokens). Default 4096.</summary>
-        public int MaxLength { get; set; } = 4096;
+        /// <summary>
+        /// Longest sequence in tokens (responses are truncated first, never image tokens). Default 6144 (InternVL2's MPO
+        /// script, <c>--max_seq_length 6144</c>; InternVL2.5's use 8192, InternVL3's 12288).
+        /// </summary>
+        public int MaxLength { get; set; } = 6144;
 
         /// <summary>The system message of every prompt; null (default) keeps the chat template's own.</summary>
         public string? SystemMessage { get; set; }
 
-        /// <summary>"float32" (default) or "bfloat16" weights; logits and losses are always float32.</summary>
-        public string DType { get; set; } = "float32";
+        /// <summary>
+        /// "bfloat16" (default, as InternVL's MPO scripts: <c>--bf16 True</c>) or "float32" weights and activations;
+        /// logits and losses are always float32. Under bfloat16 the optimiser keeps float32 master weights and AdamW
+        /// state (<see cref="Float32MasterWeights"/>). bf16 matmul runs on CPU too, at a speed that depends on the CPU.
+        /// </summary>
+        public string DType { get; set; } = "bfloat16";
+
+        /// <summary>
+        /// With <see cref="DType"/> "bfloat16": AdamW updates a float32 master copy of every trainable parameter (its
+        /// moments in float32 too, gradients accumulated in float32) and writes the rounded result back to the bf16
+        /// weights after every step, as bf16 mixed precision does in DeepSpeed and Megatron. Default true. False updates
+        /// the bf16 weights in place, where most updates at learning rates near 1e-6 are below bf16's resolution and
+        /// round away (docs/incoming/17-recipes.md has the measured figures). Ignored under float32.
+        /// </summary>
+        public bool Float32MasterWeights { get; set; } = true;
 
         /// <summary>"auto" (CUDA when present), "cpu", "cuda" or "cuda:N". Default "auto".</summary>
         public string Device { get; set; } = "auto";
 
-        /// <summary>Recompute layer activations in backward to save memory. Default false.</summary>
-        public bool GradientCheckpointing { get; set; }
+        /// <summary>
+        /// Recompute layer activations in backward to save memory. Default true (InternVL's MPO scripts,
+        /// <c>--grad_checkpoint True</c>); the same numbers, about one more forward pass of compute.
+        /// </summary>
+        public bool GradientCheckpointing { get; set; } = true;
 
         /// <summary>Encode each pair's image once for its chosen and rejected rows. Default true (same numbers, less work).</summary>
         public bool ShareImageEncoding { get; set; } = true;
@@ -180,5 +216,42 @@ public sealed partial class MpoTrainer
 
         /// <summary>Decoding of the returned transformer. Default greedy, 512 new tokens.</summary>
         public GenerationOptions Generation { get; set; } = new();
+
+        /// <summary>
+        /// The options of a published InternVL MPO script (see <see cref="MpoRecipe"/> for the files): its learning rate,
+        /// weight decay, warm-up, schedule, epochs, max length, dtype, gradient checkpointing, drop path, nothing frozen,
+        /// the MPO loss, and its global batch of 256 as batch 1 × 256 accumulation steps (the script's
+        /// <c>--per_device_train_batch_size 1</c> on one device). Set anything else (or override these) afterwards.
+        /// </summary>
+        public static Options FromRecipe(MpoRecipe recipe, string modelPath = "")
+        {
+            var (learningRate, maxLength) = recipe switch
+            {
+                MpoRecipe.InternVL2 => (5e-6, 6144),
+                MpoRecipe.InternVL2_5 => (1e-6, 8192),
+                MpoRecipe.InternVL3 => (2e-7, 12288),
+                _ => throw new ArgumentOutOfRangeException(nameof(recipe), $"Unknown recipe {recipe}."),
+            };
+            return new Options
+            {
+                ModelPath = modelPath,
+                Loss = PreferenceLossOptions.Mpo,
+                FreezeVision = false,
+                FreezeProjector = false,
+                FreezeLanguageModel = false,
+                VisionDropPathRate = 0.1,
+                LearningRate = learningRate,
+                WeightDecay = 0.05,
+                WarmupRatio = 0.03,
+                Schedule = LearningRateScheduleKind.Cosine,
+                NumberOfEpochs = 1,
+                BatchSize = 1,
+                GradientAccumulationSteps = 256,
+                MaxLength = maxLength,
+                DType = "bfloat16",
+                Float32MasterWeights = true,
+                GradientCheckpointing = true,
+            };
+        }
     }
 }

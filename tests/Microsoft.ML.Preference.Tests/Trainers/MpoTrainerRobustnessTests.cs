@@ -1,4 +1,5 @@
 using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Modeling.Checkpoints;
 using Microsoft.ML.Preference.Modeling.Lora;
 using Microsoft.ML.Preference.Trainers;
 using Microsoft.ML.Preference.Trainers.Training;
@@ -9,9 +10,10 @@ namespace Microsoft.ML.Preference.Tests.Trainers;
 public class MpoTrainerRobustnessTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void ResumedRunEqualsUninterruptedRun(bool lora)
+    [InlineData(false, "float32")]
+    [InlineData(true, "float32")]
+    [InlineData(false, "bfloat16")] // float32 master weights and AdamW state must come back exactly
+    public void ResumedRunEqualsUninterruptedRun(bool lora, string dtype)
     {
         using var toy = new ToyPreferenceData();
         var ml = new MLContext(seed: 1);
@@ -22,6 +24,7 @@ public class MpoTrainerRobustnessTests
             o.MaxSteps = 5;
             o.SaveSteps = 2;
             o.OutputDirectory = Path.Combine(toy.Root, output);
+            o.DType = dtype;
             if (lora)
                 o.Lora = new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0.1 }; // dropout: the RNG state must resume too
             return o;
@@ -31,6 +34,7 @@ public class MpoTrainerRobustnessTests
             full = m.TrainingHistory.Select(h => h["loss"]).ToArray();
         Assert.True(File.Exists(Path.Combine(toy.Root, "full", "checkpoint-2", TrainingCheckpoint.StateFile)));
         Assert.True(Directory.Exists(Path.Combine(toy.Root, "full", "checkpoint-2", lora ? "adapter" : "model")));
+        Assert.Equal(dtype == "bfloat16", File.Exists(Path.Combine(toy.Root, "full", "checkpoint-2", MasterWeightAdamW.FileName)));
 
         var resumed = Options("resumed");
         resumed.ResumeFromCheckpoint = Path.Combine(toy.Root, "full", "checkpoint-2");
@@ -40,6 +44,16 @@ public class MpoTrainerRobustnessTests
         for (int i = 0; i < 3; i++)
             Assert.Equal(full[2 + i], tail[i], 1e-6);
         Assert.Equal(3, r.TrainingHistory[0].Step);
+        if (dtype == "bfloat16")
+        {
+            // Bit-identical master weights and moments at the end, not just close losses.
+            using var straight = SafetensorsFile.Open(Path.Combine(toy.Root, "full", "checkpoint-5", MasterWeightAdamW.FileName));
+            using var again = SafetensorsFile.Open(Path.Combine(toy.Root, "resumed", "checkpoint-5", MasterWeightAdamW.FileName));
+            Assert.Equal(straight.Names, again.Names);
+            Assert.Equal(straight.Metadata["steps"], again.Metadata["steps"]);
+            foreach (var name in straight.Names)
+                Assert.True(straight.Read(name).Equals(again.Read(name)), name);
+        }
     }
 
     [Fact]

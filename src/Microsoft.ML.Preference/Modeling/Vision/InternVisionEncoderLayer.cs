@@ -18,12 +18,11 @@ public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor> norm2;
     private readonly InternMlp mlp;
     private readonly Parameter ls2;
-    private readonly double _dropPath;
 
     /// <summary>Creates a layer whose stochastic-depth rate is <paramref name="dropPath"/>.</summary>
     public InternVisionEncoderLayer(InternVisionConfig config, double dropPath) : base(nameof(InternVisionEncoderLayer))
     {
-        _dropPath = dropPath;
+        DropPathRate = dropPath;
         norm1 = Norm(config);
         attn = new InternAttention(config);
         ls1 = new Parameter(torch.ones(config.HiddenSize, device: ConstructionDevice.Current));
@@ -37,6 +36,9 @@ public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
         register_parameter(nameof(ls1), ls1);
         register_parameter(nameof(ls2), ls2);
     }
+
+    /// <summary>The probability that training drops this layer's branches for a tile (stochastic depth).</summary>
+    internal double DropPathRate { get; set; }
 
     private static nn.Module<Tensor, Tensor> Norm(InternVisionConfig config) =>
         config.NormType == "rms_norm"
@@ -55,9 +57,9 @@ public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
     /// <summary>Stochastic depth (training only): drops a tile's whole branch, rescaling the kept ones.</summary>
     private Tensor DropPath(Tensor branch)
     {
-        if (!training || _dropPath <= 0)
+        if (!training || DropPathRate <= 0)
             return branch;
-        double keep = 1 - _dropPath;
+        double keep = 1 - DropPathRate;
         var mask = torch.empty(branch.shape[0], 1, 1, dtype: branch.dtype, device: branch.device).bernoulli_(keep);
         return branch * mask / keep;
     }

@@ -58,12 +58,25 @@ public sealed class InternVisionEncoder : nn.Module<Tensor, Tensor>
     {
         layers = new ModuleList<InternVisionEncoderLayer>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
-        {
-            double rate = config.NumHiddenLayers == 1 ? 0 : config.DropPathRate * i / (config.NumHiddenLayers - 1);
-            layers.Add(new InternVisionEncoderLayer(config, rate));
-        }
+            layers.Add(new InternVisionEncoderLayer(config, LayerRate(config.DropPathRate, i, config.NumHiddenLayers)));
         register_module(nameof(layers), layers);
     }
+
+    /// <summary>
+    /// Sets the stochastic depth of every layer from the last layer's <paramref name="rate"/>, as a config.json with
+    /// that <c>drop_path_rate</c> would (InternVL's training scripts overwrite it the same way before building the model).
+    /// </summary>
+    internal void SetDropPathRate(double rate)
+    {
+        for (int i = 0; i < layers.Count; i++)
+            layers[i].DropPathRate = LayerRate(rate, i, layers.Count);
+    }
+
+    /// <summary>Each layer's stochastic-depth rate, first to last.</summary>
+    internal IReadOnlyList<double> DropPathRates => layers.Select(l => l.DropPathRate).ToList();
+
+    /// <summary>InternViT's linear schedule: 0 at the first layer, <paramref name="rate"/> at the last (torch.linspace).</summary>
+    private static double LayerRate(double rate, int layer, int count) => count == 1 ? 0 : rate * layer / (count - 1);
 
     /// <summary>Recompute each layer in backward instead of keeping its activations (training only).</summary>
     public bool GradientCheckpointing { get; set; }

@@ -28,7 +28,7 @@ internal sealed class TrainingSetup
 
 /// <summary>
 /// The optimisation loop: micro-batches of pairs in a seeded per-epoch order, gradient accumulation, clipping,
-/// AdamW with a warm-up schedule, TR-DPO reference syncs, evaluation, metrics under TRL's names, checkpoints
+/// AdamW (on float32 master weights under bf16) with a warm-up schedule, TR-DPO reference syncs, evaluation, metrics under TRL's names, checkpoints
 /// (periodic, final and on cancellation) and exact resumption. The data position is a pure function of the
 /// step, so a checkpoint needs no cursor.
 /// </summary>
@@ -62,7 +62,7 @@ internal sealed class PreferenceTrainingLoop
     public void Run(Action<int, int>? stepProgress)
     {
         var policy = _s.Policy.Model;
-        using var optimizer = torch.optim.AdamW(_s.Trainable, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Epsilon, _o.WeightDecay);
+        using var optimizer = ITrainingOptimizer.Create(_s.Trainable, _o);
         var schedule = new LearningRateSchedule(_o.LearningRate,
             _o.WarmupSteps ?? (int)Math.Ceiling(_o.WarmupRatio * TotalSteps), TotalSteps, _o.Schedule);
         int start = 0;
@@ -114,11 +114,9 @@ internal sealed class PreferenceTrainingLoop
             Save(TotalSteps, optimizer);
     }
 
-    private TrainingMetrics Step(int step, torch.optim.Optimizer optimizer, double learningRate)
+    private TrainingMetrics Step(int step, ITrainingOptimizer optimizer, double learningRate)
     {
-        foreach (var group in optimizer.ParamGroups)
-            group.LearningRate = learningRate;
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         var clock = Stopwatch.StartNew();
         var sums = new MetricSums();
         long tokens = 0;
@@ -133,14 +131,15 @@ internal sealed class PreferenceTrainingLoop
             if (!double.IsFinite(value))
                 throw new NonFiniteLossException(step + 1, "the loss", batch.RowIndices, LastCheckpoint);
             (loss / _o.GradientAccumulationSteps).backward();
+            optimizer.AfterBackward();
         }
-        double gradNorm = torch.nn.utils.clip_grad_norm_(_s.Trainable, _o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
+        double gradNorm = optimizer.ClipGradNorm(_o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
         if (!double.IsFinite(gradNorm))
         {
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             throw new NonFiniteLossException(step + 1, "the gradient norm", [], LastCheckpoint);
         }
-        optimizer.step();
+        optimizer.Step(learningRate);
         double seconds = clock.Elapsed.TotalSeconds;
 
         var metrics = sums.ToMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, prefix: "");
@@ -276,7 +275,7 @@ internal sealed class PreferenceTrainingLoop
         return order.Skip(within * _o.BatchSize).Take(_o.BatchSize).Select(i => _s.Rows[i]).ToList();
     }
 
-    private string? Save(int step, torch.optim.Optimizer optimizer)
+    private string? Save(int step, ITrainingOptimizer optimizer)
     {
         if (_o.OutputDirectory is null)
             return null;

@@ -23,14 +23,14 @@ internal sealed record TrainerState
 
 /// <summary>
 /// A training checkpoint folder: <c>model/</c> (full weights, a loadable HF folder) or <c>adapter/</c> (PEFT),
-/// <c>reference/</c> when TR-DPO moves the reference, <c>optimizer.bin</c> (AdamW moments and steps),
+/// <c>reference/</c> when TR-DPO moves the reference, <c>optimizer.bin</c> (AdamW moments and steps; under bf16 with
+/// float32 master weights <c>master_weights.safetensors</c> instead: master copies, moments, steps),
 /// <c>rng_state.bin</c> (torch's CPU generator) and <c>trainer_state.json</c> (step, BCO δ state, data fingerprint).
 /// Written into a temporary folder and renamed, so a crash never leaves a half checkpoint under the final name.
 /// </summary>
 internal static class TrainingCheckpoint
 {
     public const string StateFile = "trainer_state.json";
-    public const string OptimizerFile = "optimizer.bin";
     public const string RngFile = "rng_state.bin";
     public const string ModelFolder = "model";
     public const string AdapterFolder = "adapter";
@@ -42,7 +42,7 @@ internal static class TrainingCheckpoint
     public static string PathFor(string outputDirectory, int step) => System.IO.Path.Combine(outputDirectory, Prefix + step);
 
     /// <summary>Writes a checkpoint: <paramref name="writeContents"/> fills the temporary folder, the rest is common.</summary>
-    public static string Save(string outputDirectory, TrainerState state, torch.optim.Optimizer optimizer, Action<string> writeContents)
+    public static string Save(string outputDirectory, TrainerState state, ITrainingOptimizer optimizer, Action<string> writeContents)
     {
         var final = PathFor(outputDirectory, state.Step);
         var temp = final + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
@@ -50,9 +50,7 @@ internal static class TrainingCheckpoint
         try
         {
             writeContents(temp);
-            using (var stream = File.Create(System.IO.Path.Combine(temp, OptimizerFile)))
-            using (var writer = new BinaryWriter(stream))
-                ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(writer);
+            optimizer.Save(temp);
             using (var rng = torch.random.get_rng_state())
                 File.WriteAllBytes(System.IO.Path.Combine(temp, RngFile), rng.bytes.ToArray());
             File.WriteAllText(System.IO.Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
@@ -92,11 +90,9 @@ internal static class TrainingCheckpoint
         JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(System.IO.Path.Combine(checkpoint, StateFile)))
         ?? throw new InvalidDataException($"{checkpoint}: {StateFile} is empty.");
 
-    public static void RestoreOptimizerAndRng(string checkpoint, torch.optim.Optimizer optimizer)
+    public static void RestoreOptimizerAndRng(string checkpoint, ITrainingOptimizer optimizer)
     {
-        using (var stream = File.OpenRead(System.IO.Path.Combine(checkpoint, OptimizerFile)))
-        using (var reader = new BinaryReader(stream))
-            ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(reader);
+        optimizer.Restore(checkpoint);
         var bytes = File.ReadAllBytes(System.IO.Path.Combine(checkpoint, RngFile));
         using var rng = torch.tensor(bytes, dtype: ScalarType.Byte);
         torch.random.set_rng_state(rng);
