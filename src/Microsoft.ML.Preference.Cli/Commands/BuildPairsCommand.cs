@@ -26,6 +26,9 @@ internal static class BuildPairsCommand
         var imageRoot = new Option<string?>("--image-root") { Description = "folder relative image paths are resolved against (default: the jsonl's folder)" };
         var answerMode = new Option<string>("--answer-mode") { Description = "correctness only: cot (the paper's, default) or direct (short answers)", DefaultValueFactory = _ => "cot" };
         answerMode.AcceptOnlyFromAmong("cot", "direct");
+        var instructions = InstructionsOption.Create(
+            "the template questions are put into before sampling; each pair's question is the prompt its responses were sampled with. " +
+            "correctness default: mmpr; dropout-ntp default: the questions as given");
         var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 8 };
         var maxPairs = new Option<int>("--max-pairs") { DefaultValueFactory = _ => 15 };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
@@ -35,7 +38,7 @@ internal static class BuildPairsCommand
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var command = new Command("build-pairs", "Build preference pairs with MMPR's correctness-based or DropoutNTP pipeline.")
         {
-            pipeline, model, data, output, mmpr, name, imageRoot, answerMode, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
+            pipeline, model, data, output, mmpr, name, imageRoot, answerMode, instructions, samples, maxPairs, temperature, maxTokens, keepRatio, seed, device,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -51,12 +54,13 @@ internal static class BuildPairsCommand
                     {
                         OutputPath = parse.GetValue(output)!, SamplesPerQuestion = parse.GetValue(samples), MaxPairsPerQuestion = parse.GetValue(maxPairs),
                         AnswerMode = parse.GetValue(answerMode) == "direct" ? AnswerMode.Direct : AnswerMode.ChainOfThought,
+                        Instructions = InstructionsOption.Read(parse, instructions) ?? InstructionTemplate.Default,
                         Sampling = new GenerationOptions { Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxTokens) },
                         Seed = parse.GetValue(seed), ShowProgress = true, CancellationToken = cancel.Token,
                     })
                     : DropoutNtpPipeline.Run(vlm, rows, new DropoutNtpOptions
                     {
-                        OutputPath = parse.GetValue(output)!, KeepRatio = parse.GetValue(keepRatio),
+                        OutputPath = parse.GetValue(output)!, KeepRatio = parse.GetValue(keepRatio), Instructions = InstructionsOption.Read(parse, instructions),
                         Generation = new GenerationOptions { MaxNewTokens = parse.GetValue(maxTokens) }, Seed = parse.GetValue(seed),
                         ShowProgress = true, CancellationToken = cancel.Token,
                     });

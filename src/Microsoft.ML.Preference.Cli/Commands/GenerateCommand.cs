@@ -23,9 +23,11 @@ internal static class GenerateCommand
         var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
+        var instructions = InstructionsOption.Create("the template the question is put into (default: the one a folder written by MpoTransformer.Save " +
+            "was trained with, else mmpr); a question that already carries one is not wrapped again");
         var command = new Command("generate", "Answer a question about an image, streaming the tokens as they come.")
         {
-            model, image, prompt, cot, maxTokens, temperature, topP, seed, device,
+            model, image, prompt, cot, instructions, maxTokens, temperature, topP, seed, device,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -38,7 +40,8 @@ internal static class GenerateCommand
             };
             using var cancel = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
-            var result = vlm.Answer([(images, parse.GetValue(prompt)!)], mode, options, 1, t => Console.Write(t.TextDelta), cancel.Token)[0];
+            var template = InstructionsOption.Read(parse, instructions) ?? MpoTransformer.SavedInstructions(parse.GetValue(model)!);
+            var result = vlm.Answer([(images, parse.GetValue(prompt)!)], mode, options, 1, t => Console.Write(t.TextDelta), cancel.Token, template)[0];
             Console.WriteLine();
             if (mode == AnswerMode.ChainOfThought)
             {

@@ -38,6 +38,13 @@ internal sealed partial class QuickstartRunner
         _cancel = cancel;
     }
 
+    /// <summary>
+    /// The prompts of every stage: this package's own template, the one the quickstart's table was measured with (MMPR's
+    /// would change the tiny tokenizer's corpus and every prompt's tokens). The base is taught with it, the pairs are
+    /// sampled with it and store its prompts, and the trained models ask with it because their training prompts carry it.
+    /// </summary>
+    internal static readonly InstructionTemplate Instructions = InstructionTemplate.MlNet;
+
     /// <summary>Adjusts every training run's options after the runner has set them (tests watch or stop steps with it).</summary>
     internal Action<MpoTrainer.Options>? ConfigureTraining { get; init; }
 
@@ -107,7 +114,7 @@ internal sealed partial class QuickstartRunner
         var modelDir = Path.Combine(_o.OutputFolder, "tiny-internvl");
         var corpus = data.Train.SelectMany(i => new[]
         {
-            ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), ReasoningPrompts.Apply(i.Question, AnswerMode.Direct), i.Rationale, i.Answer,
+            Instructions.Apply(i.Question, AnswerMode.ChainOfThought), Instructions.Apply(i.Question, AnswerMode.Direct), i.Rationale, i.Answer,
         });
         TinyInternVLFactory.Create(modelDir, corpus, new TinyInternVLOptions
         {
@@ -149,8 +156,8 @@ internal sealed partial class QuickstartRunner
             var cot = draw.NextDouble() < shortCotShare ? i.Rationale[(i.Rationale.LastIndexOf('\n') + 1)..] : i.Rationale;
             return new[]
             {
-                new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.ChainOfThought), cot, wrong),
-                new PairRow(i.ImagePath, ReasoningPrompts.Apply(i.Question, AnswerMode.Direct), i.Answer, AnswerExtractor.Extract(wrong).Answer ?? "?"),
+                new PairRow(i.ImagePath, Instructions.Apply(i.Question, AnswerMode.ChainOfThought), cot, wrong),
+                new PairRow(i.ImagePath, Instructions.Apply(i.Question, AnswerMode.Direct), i.Answer, AnswerExtractor.Extract(wrong).Answer ?? "?"),
             };
         }).ToList();
     }
@@ -221,18 +228,18 @@ internal sealed partial class QuickstartRunner
         return pairRows;
     }
 
-    /// <summary>The pairs of <paramref name="questions"/> sampled in <paramref name="mode"/>, as training rows prompted in that mode.</summary>
+    /// <summary>The pairs of <paramref name="questions"/> sampled in <paramref name="mode"/>, as training rows: each with the prompt it was sampled with.</summary>
     private List<PairRow> SampledPairs(IDataView questions, VisionLanguageModel generator, AnswerMode mode, string fileName)
     {
         var pairs = _ml.Preference.Data.BuildCorrectnessPairs(questions, generator, new CorrectnessPipelineOptions
         {
-            OutputPath = Path.Combine(_o.OutputFolder, fileName), SamplesPerQuestion = _o.SamplesPerQuestion, AnswerMode = mode,
+            OutputPath = Path.Combine(_o.OutputFolder, fileName), SamplesPerQuestion = _o.SamplesPerQuestion, AnswerMode = mode, Instructions = Instructions,
             MaxPairsPerQuestion = _o.MaxPairsPerQuestion, Seed = _o.Seed, ShowProgress = true, CancellationToken = _cancel,
             Sampling = new GenerationOptions { Temperature = _o.SamplingTemperature, MaxNewTokens = _o.MaxNewTokens },
         });
         AnsiConsole.WriteLine($"   {(mode == AnswerMode.Direct ? "Direct" : "CoT")}: {pairs.Statistics}");
         return _ml.Data.CreateEnumerable<GeneratedPairRow>(pairs.Pairs, reuseRowObject: false)
-            .Select(p => new PairRow(p.Image[0], ReasoningPrompts.Apply(p.Prompt, mode), p.Chosen, p.Rejected)).ToList();
+            .Select(p => new PairRow(p.Image[0], p.Prompt, p.Chosen, p.Rejected)).ToList();
     }
 
     /// <summary>A preference pair of the quickstart, its prompt with the instruction of the mode it was sampled in.</summary>

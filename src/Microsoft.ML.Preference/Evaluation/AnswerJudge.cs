@@ -39,9 +39,13 @@ public sealed record AnswerJudgement(bool IsCorrect, AnswerKind Kind, string? Pr
 /// <item>a letter ("A", "(A)", "A.") is a multiple-choice answer: the prediction must choose that letter and no other
 /// ("A", "A.", "(A)", "A)", "[A]", "Option A", "The answer is (A)", "A: text", "(A) text"); "A or B" chooses none;</item>
 /// <item>"yes"/"no": the first word of the prediction ("Yes, it is" is yes);</item>
-/// <item>a number: the prediction's number ("12.0", "1,200", "$12", "12 cm", "12cm", "12 apples", "50%", "3/4",
-/// "\frac{3}{4}", "12^\circ", "x = 12") within a relative tolerance of 1e-3, or 1e-9 absolute near zero
-/// ("50%" is 50, not 0.5);</item>
+/// <item>a number: the prediction's number ("12.0", "1,200", "$12", "12 cm", "12cm", "12 apples", "42.5 cm²", "8 m³",
+/// "9.8 m/s²", "cm^2", "50%", "3/4", "\frac{3}{4}", "12^\circ", "x = 12", a number word from zero to ten as MMPR's
+/// VQA normaliser reads them), or the one number of a sentence that states it ("The answer is 12.", "There are 12
+/// circles."), within a relative tolerance of 1e-3, or 1e-9 absolute near zero ("50%" is 50, not 0.5). A sentence is
+/// read only when it names exactly one number and neither an option letter nor a hedge or second answer ("or",
+/// "and", "not", "than", "about", "at least", ...): "12 or 13", "12 or thirteen", "not 12", "more than 12" and "7 (B)" state no
+/// number, and a bare superscript is an exponent ("5²" is not 5);</item>
 /// <item>anything else: case-insensitive equality with white space collapsed.</item>
 /// </list>
 /// </summary>
@@ -75,7 +79,7 @@ public static partial class AnswerJudge
         }
         if (ParseNumber(truth) is double truthNumber)
         {
-            var number = ParseNumber(answer);
+            var number = ParseNumber(answer) ?? NumberWord(answer) ?? NumberInSentence(answer);
             var shown = number?.ToString("R", CultureInfo.InvariantCulture) ?? Collapse(answer).ToLowerInvariant();
             bool correct = number is double n && Close(n, truthNumber);
             return new(correct, AnswerKind.Number, predicted, groundTruth, shown, truthNumber.ToString("R", CultureInfo.InvariantCulture));
@@ -207,11 +211,36 @@ public static partial class AnswerJudge
         return m.Groups["sign"].Value is "-" or "−" ? -value : value;
     }
 
-    /// <summary>True when what follows a number is nothing, a percent or degree sign, or a unit word ("cm", "apples", "m/s").</summary>
+    /// <summary>
+    /// True when what follows a number is nothing, a percent or degree sign, or unit words ("cm", "apples", "m/s", "cm²",
+    /// "m/s^2"), none of which joins a second answer or hedges ("12 or thirteen", "12 at least").
+    /// </summary>
     private static bool IsUnit(string rest)
     {
         var r = rest.Trim();
-        return r.Length == 0 || UnitPattern().IsMatch(r);
+        return r.Length == 0 || (UnitPattern().IsMatch(r) && !Hedge().IsMatch(r));
+    }
+
+    /// <summary>A number word as MMPR's VQA normaliser maps it (EvalAIAnswerProcessor.NUMBER_MAP in utils/accuracy_reward.py).</summary>
+    private static double? NumberWord(string answer) => answer.Trim().ToLowerInvariant() switch
+    {
+        "none" or "zero" => 0, "one" => 1, "two" => 2, "three" => 3, "four" => 4, "five" => 5,
+        "six" => 6, "seven" => 7, "eight" => 8, "nine" => 9, "ten" => 10, _ => null,
+    };
+
+    /// <summary>
+    /// The number a sentence states ("The answer is 12.", "So the area is 42.5 cm²."): the sentence must hold exactly one
+    /// number, no option letter and no word that hedges or joins another answer; what follows the number must be units.
+    /// </summary>
+    internal static double? NumberInSentence(string text)
+    {
+        var numbers = SentenceNumber().Matches(text);
+        if (numbers.Count != 1 || Hedge().IsMatch(text) || ParenLetter().IsMatch(text) || OptionWord().IsMatch(text))
+            return null;
+        var number = numbers[0];
+        var after = text[(number.Index + number.Length)..];
+        int end = SentenceEnd().Match(after) is { Success: true } stop ? stop.Index : after.Length;
+        return ParseNumber(number.Value + after[..end]);
     }
 
     [GeneratedRegex(@"\\(?:text|textbf|mathrm|mbox|mathbf)\{([^{}]*)\}")]
@@ -252,6 +281,23 @@ public static partial class AnswerJudge
     [GeneratedRegex(@"^(?<sign>[-+−]?)\s*(?:\\?\$)?\s*(?<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)(?:\s*/\s*(?<den>\d+))?(?<unit>.*)$", RegexOptions.CultureInvariant)]
     private static partial Regex NumberPattern();
 
-    [GeneratedRegex(@"^(?:\\?%|°|percent|degrees?|\^\s*\{?\s*\\circ\s*\}?|\\circ|(?:[A-Za-z]+(?:\^?[23])?[.\s/]*)+)$", RegexOptions.CultureInvariant)]
+    /// <summary>Units: "%", "°", "degrees", "^\circ", or words, each with an optional power ("cm²", "m^3", "s^{2}") and "/" or "·" between them.</summary>
+    [GeneratedRegex(@"^(?:\\?%|°|percent|degrees?|\^\s*\{?\s*\\circ\s*\}?|\\circ|(?:[A-Za-z]+(?:[²³]|\^\{?-?[23]\}?|[23])?[.\s/·]*)+)$", RegexOptions.CultureInvariant)]
     private static partial Regex UnitPattern();
+
+    /// <summary>Words that hedge an answer or join a second one.</summary>
+    [GeneratedRegex(@"\b(?:or|and|nor|not|than|versus|vs|between|either|neither|about|around|approximately|roughly|nearly|almost|least|most|maybe|perhaps|except|plus|minus|times)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex Hedge();
+
+    /// <summary>"option B", "choice (c)": a sentence that names an option answers a choice, not a number.</summary>
+    [GeneratedRegex(@"\b(?:option|choice)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex OptionWord();
+
+    /// <summary>A number inside a sentence, not glued to a word or another number on its left ("B12", "3.4.5") nor an ordinal ("12th").</summary>
+    [GeneratedRegex(@"(?<![\w.,/^])[-+−]?(?:\\?\$)?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?(?!\d)(?![.,]\d)(?!(?:st|nd|rd|th)\b)", RegexOptions.CultureInvariant)]
+    private static partial Regex SentenceNumber();
+
+    /// <summary>Where a sentence ends after its number: a full stop, semicolon, exclamation or question mark, or a comma.</summary>
+    [GeneratedRegex(@"[.;!?,](?!\d)", RegexOptions.CultureInvariant)]
+    private static partial Regex SentenceEnd();
 }

@@ -109,13 +109,17 @@ public sealed class VisionLanguageModel : IDisposable
     }
 
     /// <summary>
-    /// Answers questions about images: each request is (images, question), the instruction of
-    /// <paramref name="mode"/> is appended, and the responses are decoded in batches of <paramref name="batchSize"/>.
+    /// Answers questions about images: each request is (images, question), the question is put into the
+    /// <paramref name="mode"/> template of <paramref name="instructions"/> (default <see cref="InstructionTemplate.Default"/>;
+    /// a question that already carries a template is not wrapped again), and the responses are decoded in batches of
+    /// <paramref name="batchSize"/>.
     /// </summary>
     public IReadOnlyList<GenerationResult> Answer(
         IReadOnlyList<(IReadOnlyList<ImageSource> Images, string Question)> requests, AnswerMode mode, GenerationOptions options,
-        int batchSize = 8, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
+        int batchSize = 8, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default,
+        InstructionTemplate? instructions = null)
     {
+        instructions ??= InstructionTemplate.Default;
         var generator = CreateGenerator();
         var results = new List<GenerationResult>(requests.Count);
         for (int start = 0; start < requests.Count; start += batchSize)
@@ -125,7 +129,10 @@ public sealed class VisionLanguageModel : IDisposable
             try
             {
                 for (int i = 0; i < chunk.Count; i++)
-                    batch.Add(Request(chunk[i].Images, ReasoningPrompts.Apply(chunk[i].Question, mode), start + i));
+                {
+                    batch.Add(Request(chunk[i].Images, instructions.Apply(chunk[i].Question, mode), start + i));
+                    AnswerRequestObserver?.Invoke(batch[^1]);
+                }
                 int offset = start;
                 results.AddRange(generator.Generate(batch, options,
                     onToken is null ? null : t => onToken(t with { Row = t.Row + offset }), cancellationToken));
@@ -138,6 +145,9 @@ public sealed class VisionLanguageModel : IDisposable
         }
         return results;
     }
+
+    /// <summary>Sees every request <see cref="Answer"/> builds, before it is generated (tests compare its prompt ids with training's).</summary>
+    internal Action<GenerationRequest>? AnswerRequestObserver { get; set; }
 
     /// <summary>An inference request: the images tiled, the question templated with the generation prompt.</summary>
     public GenerationRequest Request(IReadOnlyList<ImageSource> images, string question, long rowIndex)

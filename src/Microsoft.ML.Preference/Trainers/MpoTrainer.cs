@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Modeling.Checkpoints;
 using Microsoft.ML.Preference.Modeling.Lora;
@@ -140,8 +141,11 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
 
             var preparer = new PreferenceRowPreparer(vlm, o.RejectedSpan);
             var skipped = new Dictionary<string, int>();
-            var rows = Prepare(trainData, preparer, o, skipped, Log);
-            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Log);
+            var prompts = new List<string>();
+            var rows = Prepare(trainData, preparer, o, skipped, Log, prompts);
+            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Log, []);
+            var instructions = o.Instructions ?? InstructionTemplate.Detect(prompts) ?? InstructionTemplate.Default;
+            Log($"Prediction asks with the '{instructions.Name}' instruction template" + (o.Instructions is null ? " (the one the training prompts carry, or the default)." : "."));
             if (rows.Count == 0)
                 throw new InvalidOperationException("No usable training rows: " + (skipped.Count == 0 ? "the data is empty." : string.Join(", ", skipped.Select(kv => $"{kv.Value} {kv.Key}"))));
 
@@ -216,7 +220,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             foreach (var p in vlm.Model.parameters())
                 p.requires_grad = false;
             vlm.Model.eval();
-            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), skipped);
+            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, instructions, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), skipped);
         }
         catch
         {
@@ -285,7 +289,9 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             ModuleCheckpoint.Save(frozen.Model, Path.Combine(dir, TrainingCheckpoint.ReferenceFolder));
     }
 
-    private static List<PreparedRow> Prepare(IDataView data, PreferenceRowPreparer preparer, Options o, Dictionary<string, int> skipped, Action<string> log)
+    /// <summary>The usable rows of <paramref name="data"/>; their prompt texts are added to <paramref name="prompts"/>.</summary>
+    private static List<PreparedRow> Prepare(IDataView data, PreferenceRowPreparer preparer, Options o, Dictionary<string, int> skipped, Action<string> log,
+        List<string> prompts)
     {
         var columns = new PreferenceColumns(o.ImageColumnName, o.PromptColumnName, o.ChosenColumnName, o.RejectedColumnName);
         var rows = new List<PreparedRow>();
@@ -295,6 +301,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             try
             {
                 rows.Add(preparer.Prepare(example));
+                prompts.Add(example.Prompt);
             }
             catch (BadRowException e) when (o.BadRows == BadRowPolicy.Skip)
             {

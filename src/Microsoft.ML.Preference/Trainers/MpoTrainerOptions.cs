@@ -214,6 +214,15 @@ public sealed partial class MpoTrainer
         /// <summary>How the returned transformer answers: chain of thought (default) or direct.</summary>
         public AnswerMode AnswerMode { get; set; } = AnswerMode.ChainOfThought;
 
+        /// <summary>
+        /// The template the returned transformer asks with (<see cref="MpoTransformer.Instructions"/>). Training never
+        /// changes a prompt: it trains on the Prompt column as given, which the pair pipelines fill with the prompt
+        /// the responses were sampled with. Null (default): the named template most training prompts carry (so pairs
+        /// from <see cref="Data.Pairs.CorrectnessPairPipeline"/> or MMPR's own data are answered the way they were
+        /// asked), or <see cref="InstructionTemplate.Default"/> when they carry none.
+        /// </summary>
+        public InstructionTemplate? Instructions { get; set; }
+
         /// <summary>Decoding of the returned transformer. Default greedy, 512 new tokens.</summary>
         public GenerationOptions Generation { get; set; } = new();
 

@@ -23,13 +23,14 @@ public sealed class MpoTransformer : ITransformer, IDisposable
     private readonly MLContext _context;
     private LoraAdapter? _adapter;
 
-    internal MpoTransformer(MLContext context, VisionLanguageModel model, LoraAdapter? adapter, AnswerMode mode, GenerationOptions generation,
-        string? imageColumn, string promptColumn, IReadOnlyList<TrainingMetrics> history, IReadOnlyDictionary<string, int> skippedRows)
+    internal MpoTransformer(MLContext context, VisionLanguageModel model, LoraAdapter? adapter, AnswerMode mode, InstructionTemplate instructions,
+        GenerationOptions generation, string? imageColumn, string promptColumn, IReadOnlyList<TrainingMetrics> history, IReadOnlyDictionary<string, int> skippedRows)
     {
         _context = context;
         Model = model;
         _adapter = adapter;
         AnswerMode = mode;
+        Instructions = instructions;
         Generation = generation;
         ImageColumnName = imageColumn;
         PromptColumnName = promptColumn;
@@ -42,6 +43,13 @@ public sealed class MpoTransformer : ITransformer, IDisposable
 
     /// <summary>Chain of thought (default) or direct answers.</summary>
     public AnswerMode AnswerMode { get; set; }
+
+    /// <summary>
+    /// The template the questions are put into for <see cref="AnswerMode"/>: the one the training prompts carried (see
+    /// <see cref="Trainers.MpoTrainer.Options.Instructions"/>), saved and loaded with the model. A question that already carries a
+    /// template is not wrapped again.
+    /// </summary>
+    public InstructionTemplate Instructions { get; set; }
 
     /// <summary>Decoding options.</summary>
     public GenerationOptions Generation { get; set; }
@@ -84,7 +92,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
         CheckInput(input.Schema);
         var columns = new PreferenceColumns(ImageColumnName, PromptColumnName, PromptColumnName, PromptColumnName);
         var requests = ReadQuestions(input, columns);
-        var results = Model.Answer(requests, AnswerMode, Generation, BatchSize);
+        var results = Model.Answer(requests, AnswerMode, Generation, BatchSize, instructions: Instructions);
         var responses = results.Select(r => r.Text).ToArray();
         var answers = responses.Select(r => AnswerExtractor.Extract(r, AnswerMode).Answer ?? "").ToArray();
         return new AppendedColumnsDataView(input, [(ResponseColumns.Response, responses), (ResponseColumns.Answer, answers)]);
@@ -94,7 +102,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
     public MpoPrediction Predict(string? imagePath, string question)
     {
         IReadOnlyList<ImageSource> images = imagePath is null ? [] : [new ImageSource.FromFile(imagePath)];
-        var result = Model.Answer([(images, question)], AnswerMode, Generation, 1)[0];
+        var result = Model.Answer([(images, question)], AnswerMode, Generation, 1, instructions: Instructions)[0];
         var extracted = AnswerExtractor.Extract(result.Text, AnswerMode);
         return new MpoPrediction(result.Text, extracted.Answer, extracted.FormatFailure);
     }
@@ -108,7 +116,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
 
     /// <summary>
     /// Writes a Hugging Face folder: the (merged) weights, config and tokenizer files, plus mpo_transformer.json with
-    /// the answer mode and generation options. With an unmerged adapter, only the adapter (PEFT format, in adapter/)
+    /// the answer mode, instruction template and generation options. With an unmerged adapter, only the adapter (PEFT format, in adapter/)
     /// is written, with a reference to the base folder.
     /// </summary>
     public void Save(string directory)
@@ -117,6 +125,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
         var settings = new JsonObject
         {
             ["answer_mode"] = AnswerMode.ToString(),
+            ["instructions"] = Instructions.ToJson(),
             ["image_column"] = ImageColumnName,
             ["prompt_column"] = PromptColumnName,
             ["system_message"] = Model.Prompts.SystemMessage,
@@ -147,10 +156,25 @@ public sealed class MpoTransformer : ITransformer, IDisposable
             adapter = LoraAdapter.Load(vlm.Model, Path.Combine(directory, adapterFolder));
         var mode = Enum.TryParse<AnswerMode>(settings["answer_mode"]?.GetValue<string>(), out var m) ? m : AnswerMode.ChainOfThought;
         var generation = settings["generation"]?.Deserialize<GenerationOptions>() ?? new GenerationOptions();
-        return new MpoTransformer(context, vlm, adapter, mode, generation,
+        var instructions = InstructionsIn(settings, File.Exists(settingsPath));
+        return new MpoTransformer(context, vlm, adapter, mode, instructions, generation,
             settings.ContainsKey("image_column") ? settings["image_column"]?.GetValue<string>() : "Image",
             settings["prompt_column"]?.GetValue<string>() ?? "Prompt", [], new Dictionary<string, int>());
     }
+
+    /// <summary>The instruction template a folder written by <see cref="Save"/> asks with (the default for any other folder).</summary>
+    internal static InstructionTemplate SavedInstructions(string directory)
+    {
+        var settingsPath = Path.Combine(directory, SettingsFile);
+        return File.Exists(settingsPath) ? InstructionsIn(JsonNode.Parse(File.ReadAllText(settingsPath))!.AsObject(), true) : InstructionTemplate.Default;
+    }
+
+    /// <summary>
+    /// The template in saved <paramref name="settings"/>. A folder saved before templates were recorded asked with this
+    /// package's own (<see cref="InstructionTemplate.MlNet"/>); a bare model folder gets the default.
+    /// </summary>
+    private static InstructionTemplate InstructionsIn(JsonObject settings, bool saved) =>
+        InstructionTemplate.FromJson(settings["instructions"]) ?? (saved ? InstructionTemplate.MlNet : InstructionTemplate.Default);
 
     private void CheckInput(DataViewSchema schema)
     {

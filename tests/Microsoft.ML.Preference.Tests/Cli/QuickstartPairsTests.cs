@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.ML.Preference.Cli.Quickstart;
 
 namespace Microsoft.ML.Preference.Tests.Cli;
@@ -42,5 +43,13 @@ public sealed class QuickstartPairsTests : IDisposable
         Assert.Equal(cotJob, File.ReadAllText(cot));
         Assert.Equal(4, RowsDone(direct));
         Assert.Contains("\"answer_mode\":\"Direct\"", File.ReadLines(direct).First());
+
+        // Each record's prompt is the one the quickstart's table was measured with (pairs and format failures alike).
+        foreach (var (job, before) in new[] { (cot, (Func<string, string>)QuickstartPromptsBefore.ChainOfThought), (direct, QuickstartPromptsBefore.Direct) })
+        {
+            Assert.Contains("\"instructions\":{\"name\":\"mlnet\"", File.ReadLines(job).First());
+            foreach (var record in File.ReadLines(job).Select(l => JsonNode.Parse(l)!.AsObject()).Where(o => o.ContainsKey("question")))
+                Assert.Equal(before(record["question_orig"]!.GetValue<string>()), record["question"]!.GetValue<string>());
+        }
     }
 }

@@ -26,9 +26,9 @@ public sealed class QuickstartTeachingRowsTests : IDisposable
         for (int i = 0; i < _train.Count; i++)
         {
             var (cot, direct) = (rows[2 * i], rows[2 * i + 1]);
-            Assert.Equal(ReasoningPrompts.Apply(_train[i].Question, AnswerMode.ChainOfThought), cot.Prompt);
+            Assert.Equal(QuickstartPromptsBefore.ChainOfThought(_train[i].Question), cot.Prompt);
             Assert.Equal(_train[i].Rationale, cot.Chosen);
-            Assert.Equal(ReasoningPrompts.Apply(_train[i].Question, AnswerMode.Direct), direct.Prompt);
+            Assert.Equal(QuickstartPromptsBefore.Direct(_train[i].Question), direct.Prompt);
             Assert.Equal(_train[i].Answer, direct.Chosen);
             Assert.NotEqual(_train[i].Answer, AnswerExtractor.Extract(cot.Rejected).Answer);
             Assert.NotEqual(_train[i].Answer, direct.Rejected);

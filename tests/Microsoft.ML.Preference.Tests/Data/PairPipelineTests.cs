@@ -16,27 +16,32 @@ namespace Microsoft.ML.Preference.Tests.Data;
 /// </summary>
 public class PairPipelineTests
 {
-    private sealed class QuestionRow
+    internal sealed class QuestionRow
     {
         public string Image { get; set; } = "";
         public string Prompt { get; set; } = "";
         public string AnswerGt { get; set; } = "";
     }
 
-    /// <summary>A model that answers CoT prompts with a sentence and a final-answer line, and, with <paramref name="direct"/>, Direct prompts with the colour alone.</summary>
-    private static string TeachFormat(ToyPreferenceData toy, MLContext ml, bool direct = false)
+    /// <summary>
+    /// A model that answers CoT prompts with a sentence and a final-answer line, and, with <paramref name="direct"/>, Direct
+    /// prompts with the colour alone; asked with the prompts of each of <paramref name="templates"/> (default: the
+    /// template the pipeline asks with by default).
+    /// </summary>
+    internal static string TeachFormat(ToyPreferenceData toy, MLContext ml, bool direct = false, IReadOnlyList<InstructionTemplate>? templates = null)
     {
-        var rows = toy.Rows(32, seed: 21).SelectMany(r => new[]
+        templates ??= [InstructionTemplate.Default];
+        var rows = toy.Rows(32, seed: 21).SelectMany(r => templates.SelectMany(t => new[]
         {
             new ToyRow
             {
                 Image = r.Image,
-                Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.ChainOfThought), // as the pipeline will ask
+                Prompt = t.Apply(r.Prompt, AnswerMode.ChainOfThought),
                 Chosen = r.Chosen + "\nFinal answer: " + ToyPreferenceData.ColourOf(r.Chosen),
                 Rejected = r.Rejected,
             },
-            new ToyRow { Image = r.Image, Prompt = ReasoningPrompts.Apply(r.Prompt, AnswerMode.Direct), Chosen = ToyPreferenceData.ColourOf(r.Chosen), Rejected = ToyPreferenceData.ColourOf(r.Rejected) },
-        }.Take(direct ? 2 : 1));
+            new ToyRow { Image = r.Image, Prompt = t.Apply(r.Prompt, AnswerMode.Direct), Chosen = ToyPreferenceData.ColourOf(r.Chosen), Rejected = ToyPreferenceData.ColourOf(r.Rejected) },
+        }.Take(direct ? 2 : 1)));
         var o = MpoTrainerLearningTests.Fast(toy);
         o.Loss = PreferenceLossOptions.Single(PreferenceLossType.Sft);
         o.NumberOfEpochs = 10;
@@ -47,7 +52,7 @@ public class PairPipelineTests
         return folder;
     }
 
-    private static IDataView Questions(ToyPreferenceData toy, MLContext ml, int count) =>
+    internal static IDataView Questions(ToyPreferenceData toy, MLContext ml, int count) =>
         ml.Data.LoadFromEnumerable(toy.Rows(count, seed: 31).Select(r => new QuestionRow
         {
             Image = r.Image, Prompt = r.Prompt, AnswerGt = ToyPreferenceData.ColourOf(r.Chosen),
@@ -73,6 +78,8 @@ public class PairPipelineTests
         Assert.Equal(result.Statistics.Pairs, pairs.Count);
         foreach (var p in pairs)
         {
+            // The prompt the responses were sampled with, MMPR's instruction included, as MMPR's pipeline stores it.
+            Assert.Equal(InstructionTemplate.Mmpr.Apply("What colour is the square?", AnswerMode.ChainOfThought), p.Prompt);
             Assert.Equal(p.AnswerGt, AnswerExtractor.Extract(p.Chosen).Answer, ignoreCase: true);
             Assert.NotEqual(p.AnswerGt, AnswerExtractor.Extract(p.Rejected).Answer!, StringComparer.OrdinalIgnoreCase);
             Assert.DoesNotContain(p.Chosen, p.Rejected);
@@ -130,6 +137,23 @@ public class PairPipelineTests
         Assert.Contains("sampling:", hotter.Message);
         var fewer = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model, options with { MaxPairsPerQuestion = 1 }));
         Assert.Contains("max_pairs_per_question: 4 → 1", fewer.Message);
+        // Another template would store other prompts beside these; and a job whose settings name no template was
+        // written by a version that stored bare questions.
+        var ours = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model,
+            options with { Instructions = InstructionTemplate.MlNet }));
+        Assert.Contains("instructions: {\"name\":\"mmpr\"", ours.Message);
+        var bare = Path.Combine(toy.Root, "bare-questions.jsonl");
+        File.WriteAllLines(bare, File.ReadAllLines(options.OutputPath).Select(l =>
+        {
+            if (!l.Contains("\"job_settings\""))
+                return l;
+            var header = System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject();
+            Assert.True(header["job_settings"]!.AsObject().Remove("instructions"));
+            return header.ToJsonString();
+        }));
+        Assert.DoesNotContain("\"instructions\"", File.ReadLines(bare).First());
+        var earlier = Assert.Throws<InvalidOperationException>(() => ml.Preference.Data.BuildCorrectnessPairs(questions, model, options with { OutputPath = bare }));
+        Assert.Contains("instructions: (none) →", earlier.Message);
         Assert.Equal(before, File.ReadAllText(options.OutputPath));
         // A file without its settings line (an earlier version's) cannot be checked, so it is not resumed either.
         var legacy = Path.Combine(toy.Root, "legacy.jsonl");

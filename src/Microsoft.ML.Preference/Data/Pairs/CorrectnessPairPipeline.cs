@@ -15,11 +15,15 @@ public sealed record CorrectnessPipelineOptions
     /// <summary>
     /// The instruction the samples are drawn with, and how their answers are read: <see cref="AnswerMode.ChainOfThought"/>
     /// (the paper's pipeline; the answer is the last "Final answer:" line) or <see cref="AnswerMode.Direct"/> (the whole
-    /// short response is the answer), whose pairs keep a model's direct answers right while it learns to reason. The
-    /// pairs hold the question without the instruction either way: train on them with the same mode. Default
-    /// ChainOfThought.
+    /// short response is the answer), whose pairs keep a model's direct answers right while it learns to reason. Either
+    /// way a pair's prompt is the prompt its responses were sampled with, instruction included. Default ChainOfThought.
     /// </summary>
     public AnswerMode AnswerMode { get; init; } = AnswerMode.ChainOfThought;
+    /// <summary>
+    /// The template each question is put into before sampling (after its known instructions are stripped, as MMPR
+    /// does); the pairs store the result as their prompt. Default <see cref="InstructionTemplate.Mmpr"/>, MMPR's own.
+    /// </summary>
+    public InstructionTemplate Instructions { get; init; } = InstructionTemplate.Default;
     /// <summary>Sampling of the responses. Default temperature 1.0, top-p 1.0, 512 new tokens.</summary>
     public GenerationOptions Sampling { get; init; } = new() { Temperature = 1.0, MaxNewTokens = 512 };
     /// <summary>Most pairs kept per question (a seeded sample when there are more). Default 15.</summary>
@@ -75,6 +79,8 @@ public static class CorrectnessPairPipeline
         // Written only for Direct, so that chain-of-thought jobs begun before the option existed still resume.
         if (options.AnswerMode != AnswerMode.ChainOfThought)
             settings["answer_mode"] = options.AnswerMode.ToString();
+        // Always written: files of earlier versions stored bare questions, so they must not be resumed into prompts.
+        settings["instructions"] = options.Instructions.ToJson();
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, judge, onToken), "correctness pairs");
     }
@@ -83,7 +89,7 @@ public static class CorrectnessPairPipeline
         CorrectnessPipelineOptions options, Func<string?, string, bool> judge, Action<GeneratedToken> onToken)
     {
         long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
-        var prompt = ReasoningPrompts.Apply(row.Question, options.AnswerMode);
+        var prompt = options.Instructions.Apply(row.Question, options.AnswerMode);
         var requests = new List<GenerationRequest>();
         List<GenerationResult> samples;
         try
@@ -108,7 +114,7 @@ public static class CorrectnessPairPipeline
             if (!extracted.Succeeded)
             {
                 formatFailures++;
-                var failure = PairJobRunner.BaseRecord(row, "format_failure");
+                var failure = PairJobRunner.BaseRecord(row, prompt, "format_failure");
                 failure["response"] = text;
                 failure["failure"] = extracted.FormatFailure;
                 lines.Add(failure);
@@ -128,7 +134,7 @@ public static class CorrectnessPairPipeline
         }
         foreach (var (chosen, rejected) in candidates)
         {
-            var pair = PairJobRunner.BaseRecord(row, "pair");
+            var pair = PairJobRunner.BaseRecord(row, prompt, "pair");
             pair["chosen"] = chosen;
             pair["rejected"] = rejected;
             lines.Add(pair);

@@ -14,6 +14,13 @@ public sealed record DropoutNtpOptions
     public double KeepRatio { get; init; } = 0.5;
     /// <summary>Decoding of missing responses (with the image) and of continuations (without). Default greedy, 512 tokens.</summary>
     public GenerationOptions Generation { get; init; } = new();
+    /// <summary>
+    /// The template the questions are put into (chain of thought) before the responses are generated and continued, or
+    /// null to use each question as given, as MMPR's mmpr_data_pipeline_dropout_ntp.py does. Either way a pair's prompt
+    /// is the prompt its chosen response answers; set it when the rows' existing responses, or the ones to generate,
+    /// belong to that template. Default null.
+    /// </summary>
+    public InstructionTemplate? Instructions { get; init; }
     /// <summary>Seed of sampling (each row derives its own). Default 0.</summary>
     public long Seed { get; init; }
     /// <summary>Console progress bar. Default false.</summary>
@@ -43,6 +50,9 @@ public static class DropoutNtpPipeline
         {
             ["keep_ratio"] = options.KeepRatio, ["seed"] = options.Seed, ["generation"] = PairJobSettings.Generation(options.Generation),
         });
+        // Written only with a template, so that jobs of earlier versions (questions as given) still resume.
+        if (options.Instructions is not null)
+            settings["instructions"] = options.Instructions.ToJson();
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, onToken), "DropoutNTP pairs");
     }
@@ -52,10 +62,11 @@ public static class DropoutNtpPipeline
     {
         long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
         var decoding = options.Generation with { Seed = seed };
+        var prompt = options.Instructions?.Apply(row.Question, AnswerMode.ChainOfThought) ?? row.Question;
         string original = row.Response ?? "";
         if (string.IsNullOrWhiteSpace(original))
         {
-            var request = model.Request(row.Images, row.Question, row.RowIndex);
+            var request = model.Request(row.Images, prompt, row.RowIndex);
             try
             {
                 original = generator.Generate([request], decoding, onToken, options.CancellationToken)[0].Text;
@@ -70,14 +81,14 @@ public static class DropoutNtpPipeline
         var counts = new JsonObject { ["pairs"] = 0, ["identical"] = 0 };
         if (prefix.Length == 0 || prefix.Length == original.Length)
             return ([], counts); // too short to drop anything
-        var continuation = generator.Generate([ContinuationRequest(model.Prompts, row.Question, prefix)], decoding, onToken, options.CancellationToken)[0].Text;
+        var continuation = generator.Generate([ContinuationRequest(model.Prompts, prompt, prefix)], decoding, onToken, options.CancellationToken)[0].Text;
         var rejected = (prefix + continuation).Trim();
         if (rejected == original)
         {
             counts["identical"] = 1;
             return ([], counts);
         }
-        var pair = PairJobRunner.BaseRecord(row, "pair");
+        var pair = PairJobRunner.BaseRecord(row, prompt, "pair");
         pair["chosen"] = original;
         pair["rejected"] = rejected;
         pair["prefix"] = prefix;

@@ -42,7 +42,10 @@ public sealed class GeneratedPairRow
 {
     /// <summary>Image paths.</summary>
     public string[] Image { get; set; } = [];
-    /// <summary>The question (without the CoT instruction).</summary>
+    /// <summary>
+    /// The prompt the responses were sampled with, instruction included (see <see cref="Generation.InstructionTemplate"/>):
+    /// train on it as it is, and the trained transformer asks with the same template.
+    /// </summary>
     public string Prompt { get; set; } = "";
     /// <summary>Preferred response.</summary>
     public string Chosen { get; set; } = "";
@@ -57,7 +60,7 @@ public sealed class FormatFailureRow
 {
     /// <summary>Image paths.</summary>
     public string[] Image { get; set; } = [];
-    /// <summary>The question.</summary>
+    /// <summary>The prompt the response was sampled with, instruction included.</summary>
     public string Prompt { get; set; } = "";
     /// <summary>The response.</summary>
     public string Response { get; set; } = "";

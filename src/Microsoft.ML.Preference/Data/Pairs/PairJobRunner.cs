@@ -82,18 +82,24 @@ internal static class PairJobRunner
         }
     }
 
-    /// <summary>The MMPR line fields shared by every record of a row.</summary>
-    public static JsonObject BaseRecord(PairSource row, string kind)
+    /// <summary>
+    /// The MMPR line fields shared by every record of a row; "question" is <paramref name="prompt"/>, the prompt the
+    /// responses were generated with (as MMPR's pipeline stores it), "question_orig" the row's question when it differs.
+    /// </summary>
+    public static JsonObject BaseRecord(PairSource row, string prompt, string kind)
     {
         var images = new JsonArray(row.Images.Select(i => (JsonNode?)(i is ImageSource.FromFile f ? f.Path : i.Describe())).ToArray());
-        return new JsonObject
+        var record = new JsonObject
         {
             ["kind"] = kind,
             ["image"] = images,
-            ["question"] = row.Question,
+            ["question"] = prompt,
             ["answer_gt"] = row.GroundTruth,
             ["row_index"] = row.RowIndex,
         };
+        if (prompt != row.Question)
+            record["question_orig"] = row.Question;
+        return record;
     }
 
     public static GenerationRequest Request(VisionLanguageModel vlm, PairSource row, string question) =>
