@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(BuildPairsCommand.Create());
+        root.Subcommands.Add(MergePairsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

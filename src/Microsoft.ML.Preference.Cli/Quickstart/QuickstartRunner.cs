@@ -236,6 +236,10 @@ internal sealed partial class QuickstartRunner
             OutputPath = Path.Combine(_o.OutputFolder, fileName), SamplesPerQuestion = _o.SamplesPerQuestion, AnswerMode = mode, Instructions = Instructions,
             MaxPairsPerQuestion = _o.MaxPairsPerQuestion, Seed = _o.Seed, ShowProgress = true, CancellationToken = _cancel,
             Sampling = new GenerationOptions { Temperature = _o.SamplingTemperature, MaxNewTokens = _o.MaxNewTokens },
+            // The rules the quickstart's table was measured with, where MMPR's defaults differ: distinct responses paired,
+            // a chain quoting the whole right one skipped, no format-failure pairs, bare final lines accepted.
+            DistinctResponsesFirst = true, Containment = PairContainmentFilter.ResponseText, FormatFailurePairs = false, RequireReasoning = false,
+            LargeInputMaxPairsPerQuestion = null,
         });
         AnsiConsole.WriteLine($"   {(mode == AnswerMode.Direct ? "Direct" : "CoT")}: {pairs.Statistics}");
         return _ml.Data.CreateEnumerable<GeneratedPairRow>(pairs.Pairs, reuseRowObject: false)

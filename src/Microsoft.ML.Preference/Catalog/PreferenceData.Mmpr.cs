@@ -11,8 +11,9 @@ public sealed partial class PreferenceData
     /// The result has the columns Image (vector of text: full paths), Prompt, Chosen, Rejected, AnswerGt (empty when
     /// absent) and Source (the data set's name), and streams the files line by line on every cursor
     /// (see <see cref="MmprDataView"/>). repeat_time follows InternVL: above 1, the whole file that many times (a whole
-    /// number); below 1, floor(lines × repeat_time) lines, drawn by <paramref name="seed"/> (or InternVL's first lines
-    /// with <see cref="MmprSubsampling.Prefix"/>); 0, none. Relative image paths are resolved against the root, and a
+    /// number); below 1, floor(lines × repeat_time) lines, drawn by <paramref name="seed"/> as InternVL's MPO script
+    /// draws them (or the first lines, as its fine-tuning script takes them, with <see cref="MmprSubsampling.Prefix"/>); 0, none.
+    /// A data set's max_dynamic_patch reaches the MaxDynamicPatch column, and the trainer tiles its rows with it. Relative image paths are resolved against the root, and a
     /// path that leaves it is refused (file:line in the error). A question with images but no "&lt;image&gt;" is kept as
     /// it is (the prompt builder prepends the placeholder); a placeholder count that differs from the images is an error.
     /// </summary>

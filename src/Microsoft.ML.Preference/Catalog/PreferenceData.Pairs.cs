@@ -31,18 +31,32 @@ public sealed partial class PreferenceData
         return Result(options.OutputPath, statistics);
     }
 
-    /// <summary>The pairs, format failures and statistics of a pair job's output file (finished or interrupted).</summary>
+    /// <summary>
+    /// The pairs, format failures and statistics of a pair job's output file (finished or interrupted; the lines of an
+    /// unfinished last row are not read, and the file is not changed).
+    /// </summary>
     public PairConstructionResult LoadPairs(string jobPath)
     {
         if (!File.Exists(jobPath))
             throw new FileNotFoundException($"Pair job file '{jobPath}' does not exist.", jobPath);
-        using var log = new PairJobLog(jobPath);
-        return Result(jobPath, PairConstructionStatistics.FromMarkers(log.Markers));
+        return Result(jobPath, null);
     }
 
-    private PairConstructionResult Result(string path, PairConstructionStatistics statistics)
+    /// <summary>
+    /// Joins the finished job files of a sharded pair build (<see cref="PairJobShard"/>; a whole build's one file works
+    /// too) into MMPR's layout in <paramref name="folder"/> as data set <paramref name="name"/>, in a canonical order (by
+    /// input row), so N shards give the same bytes as one process. Unfinished shards, a missing or repeated shard, and
+    /// shards of other settings or another input are refused naming the file, before anything is written. The pair-quality
+    /// statistics are written beside the jsonl (<c>name.jsonl.stats.json</c>).
+    /// </summary>
+    /// <returns>The path of the meta.json written.</returns>
+    public string MergePairShards(IEnumerable<string> jobFiles, string folder, string name) =>
+        PairShardMerger.Merge(Context, [.. jobFiles], folder, name).MetaPath;
+
+    private PairConstructionResult Result(string path, PairConstructionStatistics? statistics)
     {
-        var records = PairJobLog.Records(path).ToList();
+        var file = PairJobFile.Read(path);
+        var records = file.Records;
         string[] Images(System.Text.Json.Nodes.JsonObject o) => o["image"]!.AsArray().Select(x => x!.GetValue<string>()).ToArray();
         string Text(System.Text.Json.Nodes.JsonObject o, string name) => o[name]?.GetValue<string>() ?? "";
         var pairs = records.Where(r => Text(r, "kind") == "pair").Select(r => new GeneratedPairRow
@@ -53,6 +67,7 @@ public sealed partial class PreferenceData
         {
             Image = Images(r), Prompt = Text(r, "question"), Response = Text(r, "response"), AnswerGt = Text(r, "answer_gt"),
         }).ToList();
-        return new PairConstructionResult(Context.Data.LoadFromEnumerable(pairs), Context.Data.LoadFromEnumerable(failures), statistics, path);
+        return new PairConstructionResult(Context.Data.LoadFromEnumerable(pairs), Context.Data.LoadFromEnumerable(failures),
+            statistics ?? PairConstructionStatistics.FromMarkers(file.Markers), path, PairQualityStatistics.From(file));
     }
 }

@@ -7,6 +7,12 @@ namespace Microsoft.ML.Preference.Data;
 public static class PreferenceDataReader
 {
     /// <summary>
+    /// The optional Int32 column that gives a row its own most tiles per image (0: the model's), as
+    /// <see cref="Mmpr.MmprDataView"/> does for data sets with a <c>max_dynamic_patch</c>.
+    /// </summary>
+    public const string MaxDynamicPatchColumn = "MaxDynamicPatch";
+
+    /// <summary>
     /// Every row, in order. Relative image paths are resolved against <paramref name="imageRoot"/> (the current
     /// folder when null). Rows are read with one cursor, so a lazily loaded IDataView is read once.
     /// </summary>
@@ -20,8 +26,14 @@ public static class PreferenceDataReader
         DataViewSchema.Column? imageColumn = columns.Image is null ? null : data.Schema[columns.Image];
         if (imageColumn is not null)
             needed.Add(imageColumn.Value);
+        // MMPR data sets may set their own max_dynamic_patch (MmprDataView's column; 0 where a data set does not).
+        var patchColumn = data.Schema.GetColumnOrNull(MaxDynamicPatchColumn) is { Type: NumberDataViewType } pc && pc.Type.RawType == typeof(int) ? pc : (DataViewSchema.Column?)null;
+        if (patchColumn is not null)
+            needed.Add(patchColumn.Value);
 
         using var cursor = data.GetRowCursor(needed);
+        var patches = patchColumn is { } column ? cursor.GetGetter<int>(column) : null;
+        int patch = 0;
         var prompt = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[columns.Prompt]);
         var chosen = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[columns.Chosen]);
         var rejected = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[columns.Rejected]);
@@ -33,7 +45,8 @@ public static class PreferenceDataReader
             prompt(ref p);
             chosen(ref c);
             rejected(ref r);
-            yield return new PreferenceExample(row, images(), p.ToString(), c.ToString(), r.ToString());
+            patches?.Invoke(ref patch);
+            yield return new PreferenceExample(row, images(), p.ToString(), c.ToString(), r.ToString(), patch > 0 ? patch : null);
             row++;
         }
     }

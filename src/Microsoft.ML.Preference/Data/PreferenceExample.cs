@@ -29,7 +29,13 @@ public abstract record ImageSource
 /// <param name="Prompt">The user's question; may hold &lt;image&gt; placeholders.</param>
 /// <param name="Chosen">The preferred response.</param>
 /// <param name="Rejected">The dispreferred response.</param>
-public sealed record PreferenceExample(long RowIndex, IReadOnlyList<ImageSource> Images, string Prompt, string Chosen, string Rejected);
+/// <param name="MaxDynamicPatch">
+/// The row's own most tiles per image (an MMPR data set's <c>max_dynamic_patch</c> in meta.json), or null for the
+/// model's. InternVL's MPO training script tiles every row of such a data set with it (<c>build_datasets</c> in
+/// internvl_chat/internvl/train/internvl_chat_mpo.py).
+/// </param>
+public sealed record PreferenceExample(long RowIndex, IReadOnlyList<ImageSource> Images, string Prompt, string Chosen, string Rejected,
+    int? MaxDynamicPatch = null);
 
 /// <summary>Why a row cannot be trained on.</summary>
 public enum BadRowReason

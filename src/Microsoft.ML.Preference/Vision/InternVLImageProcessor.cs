@@ -38,9 +38,15 @@ public sealed class InternVLImageProcessor
     /// images is tiled: <c>dynamic_preprocess</c> with max_num = <see cref="TileBudget.PerImage"/>, or one S×S
     /// tile without dynamic tiling.
     /// </summary>
-    public TilingPlan Plan(int width, int height, int imagesInRow = 1)
+    /// <param name="width">The image's width.</param>
+    /// <param name="height">The image's height.</param>
+    /// <param name="imagesInRow">Images in the row, which share the budget.</param>
+    /// <param name="maxTiles">The row's own max_dynamic_patch (an MMPR data set's), or null for <see cref="ImageTilingOptions.MaxTiles"/>.</param>
+    public TilingPlan Plan(int width, int height, int imagesInRow = 1, int? maxTiles = null)
     {
-        int budget = TileBudget.PerImage(Options.MaxTiles, imagesInRow);
+        if (maxTiles is < 1 or > DynamicTiling.MaxSupportedTiles)
+            throw new ArgumentOutOfRangeException(nameof(maxTiles), $"max_dynamic_patch {maxTiles} must be between 1 and {DynamicTiling.MaxSupportedTiles}.");
+        int budget = TileBudget.PerImage(maxTiles ?? Options.MaxTiles, imagesInRow);
         if (!Options.DynamicImageSize)
         {
             if (width < 1 || height < 1)
@@ -101,14 +107,16 @@ public sealed class InternVLImageProcessor
     }
 
     /// <summary>The tiles of a row's decoded images, in order, each with the row's per-image budget.</summary>
-    public ImageTiles ProcessRow(IReadOnlyList<RgbImage> images)
+    /// <param name="images">The row's images.</param>
+    /// <param name="maxTiles">The row's own max_dynamic_patch (an MMPR data set's), or null for <see cref="ImageTilingOptions.MaxTiles"/>.</param>
+    public ImageTiles ProcessRow(IReadOnlyList<RgbImage> images, int? maxTiles = null)
     {
         ArgumentNullException.ThrowIfNull(images);
         var plans = new TilingPlan[images.Count];
         for (int i = 0; i < plans.Length; i++)
         {
             var image = images[i] ?? throw new ArgumentException($"Image {i} is null.", nameof(images));
-            plans[i] = Plan(image.Width, image.Height, images.Count);
+            plans[i] = Plan(image.Width, image.Height, images.Count, maxTiles);
         }
         int total = plans.Sum(p => p.NumTiles);
         int size = Options.TileSize;

@@ -1,7 +1,11 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Data.Mmpr;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Tests.Trainers;
+using Microsoft.ML.Preference.Trainers.Training;
 
 namespace Microsoft.ML.Preference.Tests.Data;
 
@@ -70,7 +74,7 @@ public sealed class MmprTests : IDisposable
             Line(new[] { "x/2.jpg", "y/3.png" }, "Image-1: <image>\nImage-2: <image>\nSame?", answer: "yes"));
         Write("b.jsonl", """{"question": "2+2?", "chosen": "4", "rejected": "5"}""");
         var view = _ml.Preference.Data.LoadMmpr(Meta(("first", "images", "a.jsonl", null), ("second", "", "b.jsonl", 1)));
-        Assert.Equal(["Image", "Prompt", "Chosen", "Rejected", "AnswerGt", "Source"], view.Schema.Select(c => c.Name));
+        Assert.Equal(["Image", "Prompt", "Chosen", "Rejected", "AnswerGt", "Source", "MaxDynamicPatch"], view.Schema.Select(c => c.Name));
         Assert.IsType<VectorDataViewType>(view.Schema["Image"].Type);
         var rows = Rows(view);
         Assert.Equal(3, rows.Count);
@@ -172,6 +176,39 @@ public sealed class MmprTests : IDisposable
         var view = _ml.Preference.Data.LoadMmpr(path);
         Assert.Equal([6, null], view.Datasets.Select(d => d.MaxDynamicPatch));
         Assert.Equal([1.0, 1.0], view.Datasets.Select(d => d.RepeatTime));
+        // Every row carries its data set's value (0: none), and the trainer's reader turns it into the row's own budget.
+        Assert.Equal([6, 0], view.GetColumn<int>(MmprDataView.MaxDynamicPatchColumn));
+        var examples = PreferenceDataReader.Read(view, new PreferenceColumns()).ToList();
+        Assert.Equal([6, null], examples.Select(e => e.MaxDynamicPatch));
+
+        File.WriteAllText(path, """{"d": {"root": "img", "annotation": "a.jsonl", "max_dynamic_patch": 5000}}""");
+        Assert.Contains("max_dynamic_patch", Assert.Throws<InvalidDataException>(() => _ml.Preference.Data.LoadMmpr(path)).Message);
+    }
+
+    [Fact]
+    public void ADataSetsMaxDynamicPatchTilesItsRowsInTraining()
+    {
+        using var toy = new ToyPreferenceData();   // the model's own max_dynamic_patch is 1
+        var wide = Path.Combine(_dir, "img", "wide.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(wide)!);
+        using (var bitmap = new SkiaSharp.SKBitmap(224, 56))
+        {
+            bitmap.Erase(SkiaSharp.SKColors.Teal);
+            using var png = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(wide, png.ToArray());
+        }
+        Write("wide.jsonl", Line("wide.png", "<image>\nWhat colour is it?", chosen: "Teal.", rejected: "Red."));
+        var path = Path.Combine(_dir, "meta.json");
+        File.WriteAllText(path, """{"tiled": {"root": "img", "annotation": "wide.jsonl", "max_dynamic_patch": 4}, "plain": {"root": "img", "annotation": "wide.jsonl"}}""");
+        using var vlm = VisionLanguageModel.Load(toy.ModelPath);
+        var preparer = new PreferenceRowPreparer(vlm);
+        var rows = PreferenceDataReader.Read(_ml.Preference.Data.LoadMmpr(path), new PreferenceColumns()).Select(preparer.Prepare).ToList();
+        // 224×56 is four 56-pixel tiles side by side: with 4 allowed, InternVL's plan is 4×1 tiles and the thumbnail.
+        int expected = 4 + (vlm.Images.Options.UseThumbnail ? 1 : 0);
+        Assert.Equal([expected], rows[0].TilesPerImage);
+        Assert.Equal([1], rows[1].TilesPerImage);
+        using var tiles = preparer.Tiles(rows[0])!;
+        Assert.Equal([expected, 3, 56, 56], tiles.shape);
     }
 
     private string Numbered(int count) =>
@@ -203,7 +240,7 @@ public sealed class MmprTests : IDisposable
         Assert.NotEqual(Enumerable.Range(0, 37), order);    // not just the first lines
 
         var prefix = Rows(_ml.Preference.Data.LoadMmpr(meta, subsampling: MmprSubsampling.Prefix)).Select(r => r.Chosen);
-        Assert.Equal(Enumerable.Range(0, 37).Select(i => $"c{i}"), prefix);   // InternVL's own rule
+        Assert.Equal(Enumerable.Range(0, 37).Select(i => $"c{i}"), prefix);   // InternVL's fine-tuning rule
 
         Assert.Empty(Rows(_ml.Preference.Data.LoadMmpr(Meta(("d", "img", "n.jsonl", 0)))));
     }

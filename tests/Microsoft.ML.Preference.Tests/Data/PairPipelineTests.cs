@@ -70,6 +70,7 @@ public class PairPipelineTests
             OutputPath = Path.Combine(toy.Root, "uninterrupted.jsonl"), SamplesPerQuestion = 6, MaxPairsPerQuestion = 4, Seed = 5,
             Sampling = new GenerationOptions { Temperature = 0.9, MaxNewTokens = 40 },
             Judge = (answer, truth) => string.Equals(answer?.Trim(), truth, StringComparison.OrdinalIgnoreCase),
+            RequireReasoning = false, // the toy model reasons in one line, which MMPR's parse rule reads as no reasoning
         };
         var result = ml.Preference.Data.BuildCorrectnessPairs(questions, model, options);
         Assert.Equal(6, result.Statistics.Questions);
@@ -194,17 +195,89 @@ public class PairPipelineTests
         Assert.Contains("answer_mode: \"Direct\" → (none)", cot.Message);
     }
 
+    private static CorrectnessPairPipeline.AnsweredResponse R(string text, string? answer) => new(text, answer);
+
     [Fact]
-    public void CandidatePairsSkipQuotedChainsButKeepDirectAnswersThatContainTheRightOne()
+    public void MmprsContainmentFilterComparesTheAnswersCaseAside()
     {
-        var chains = CorrectnessPairPipeline.CandidatePairs(["Final answer: 1", "Final answer: 1"],
-            ["Final answer: 1\nFinal answer: 12", "Final answer: 7"], AnswerMode.ChainOfThought, out int skippedChains);
+        var chain = "4 + 8 = 1?\nYes.\nFinal answer: 1";
+        var pairs = CorrectnessPairPipeline.CandidatePairs([R(chain, "1"), R(chain, "1"), R("It is red.\nSo.\nFinal answer: red", "red")],
+            [R("x\ny\nFinal answer: 12", "12"), R("x\ny\nFinal answer: 7", "7"), R("x\ny\nFinal answer: Dark RED", "Dark RED")],
+            AnswerMode.ChainOfThought, PairContainmentFilter.ExtractedAnswer, distinct: false, out int skipped);
+        // "1" is inside "12" (twice: the right chain was sampled twice), "red" inside "Dark RED": 3 skipped of 9.
+        Assert.Equal(3, skipped);
+        Assert.Equal(6, pairs.Count);
+        Assert.Equal(2, pairs.Count(p => p == (chain, "x\ny\nFinal answer: 7")));   // repeats stay until the draw
+        Assert.DoesNotContain(pairs, p => p.Rejected.EndsWith("12") && p.Chosen == chain);
+        Assert.DoesNotContain(pairs, p => p.Rejected.EndsWith("Dark RED") && p.Chosen.EndsWith("red"));
+
+        // In Direct mode the same rule applies to the short answers themselves.
+        var direct = CorrectnessPairPipeline.CandidatePairs([R("1", "1")], [R("12", "12"), R("7", "7")], AnswerMode.Direct,
+            PairContainmentFilter.ExtractedAnswer, distinct: false, out int skippedDirect);
+        Assert.Equal([("1", "7")], direct);
+        Assert.Equal(1, skippedDirect);
+    }
+
+    [Fact]
+    public void TheWholeTextFilterSkipsQuotedChainsButKeepsDirectAnswersThatContainTheRightOne()
+    {
+        var chains = CorrectnessPairPipeline.CandidatePairs([R("Final answer: 1", "1"), R("Final answer: 1", "1")],
+            [R("Final answer: 1\nFinal answer: 12", "12"), R("Final answer: 7", "7")], AnswerMode.ChainOfThought,
+            PairContainmentFilter.ResponseText, distinct: true, out int skippedChains);
         Assert.Equal([("Final answer: 1", "Final answer: 7")], chains);
         Assert.Equal(1, skippedChains);
 
-        var direct = CorrectnessPairPipeline.CandidatePairs(["1", "1"], ["12", "7"], AnswerMode.Direct, out int skippedDirect);
+        var direct = CorrectnessPairPipeline.CandidatePairs([R("1", "1"), R("1", "1")], [R("12", "12"), R("7", "7")], AnswerMode.Direct,
+            PairContainmentFilter.ResponseText, distinct: true, out int skippedDirect);
         Assert.Equal([("1", "12"), ("1", "7")], direct);
         Assert.Equal(0, skippedDirect);
+        Assert.Equal(4, CorrectnessPairPipeline.CandidatePairs([R("1", "1"), R("1", "1")], [R("12", "12"), R("7", "7")], AnswerMode.Direct,
+            PairContainmentFilter.None, distinct: false, out _).Count);
+    }
+
+    [Fact]
+    public void TheDrawKeepsAtMostTheCapAndEachPairOnce()
+    {
+        var candidates = new List<(string, string)> { ("a", "x"), ("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("a", "x") };
+        Assert.Equal([("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")], CorrectnessPairPipeline.Draw(candidates, 15, new Random(0)));
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var drawn = CorrectnessPairPipeline.Draw(candidates, 3, new Random(seed));
+            Assert.InRange(drawn.Count, 1, 3);
+            Assert.Equal(drawn.Count, drawn.Distinct().Count());
+            Assert.All(drawn, d => Assert.Contains(d, candidates));
+            Assert.Equal(drawn, CorrectnessPairPipeline.Draw(candidates, 3, new Random(seed)));
+        }
+    }
+
+    [Theory]
+    [InlineData("Final answer: 1", "fewer than two line breaks")]
+    [InlineData("It is 1.\nFinal answer: 1", "fewer than two line breaks")]
+    [InlineData("\n\nFinal answer: 1", "no reasoning before")]
+    [InlineData("a\nb\nFinal answer: 1\nand more", "more than one line")]
+    [InlineData("a\nb\nFinal answer: 1", null)]
+    [InlineData("4 + 8 = 12\n\nFinal Answer: 12\n", null)]
+    public void MmprsParseRulesRequireReasoningBeforeTheFinalLine(string response, string? problem)
+    {
+        var found = CorrectnessPairPipeline.ReasoningProblem(response);
+        if (problem is null)
+            Assert.Null(found);
+        else
+            Assert.Contains(problem, found);
+    }
+
+    [Fact]
+    public void PairsPerQuestionDropToThreeAboveHalfAMillionSampledResponses()
+    {
+        var mmpr = new CorrectnessPipelineOptions();
+        Assert.Equal((32, 15, 0.7, 50, 1.0, 4096), (mmpr.SamplesPerQuestion, mmpr.MaxPairsPerQuestion, mmpr.Sampling.Temperature, mmpr.Sampling.TopK,
+            mmpr.Sampling.TopP, mmpr.Sampling.MaxNewTokens));
+        Assert.Equal(15, CorrectnessPairPipeline.PairsPerQuestion(mmpr, 15_625));       // 500,000 responses: not above
+        Assert.Equal(3, CorrectnessPairPipeline.PairsPerQuestion(mmpr, 15_626));
+        Assert.Equal(2, CorrectnessPairPipeline.PairsPerQuestion(mmpr with { MaxPairsPerQuestion = 2 }, 1_000_000));
+        Assert.Equal(15, CorrectnessPairPipeline.PairsPerQuestion(mmpr with { LargeInputMaxPairsPerQuestion = null }, 1_000_000));
+        var ntp = new DropoutNtpOptions().Generation;
+        Assert.Equal((0.7, 50, 1.0, 2048), (ntp.Temperature, ntp.TopK, ntp.TopP, ntp.MaxNewTokens));
     }
 
     [Fact]

@@ -26,8 +26,13 @@ public sealed class MmprDataView : IDataView
     public const string AnswerGtColumn = "AnswerGt";
     /// <summary>The data set name column's name.</summary>
     public const string SourceColumn = "Source";
+    /// <summary>
+    /// The column (Int32) of the row's data set's <c>max_dynamic_patch</c>, 0 where meta.json sets none; the trainer tiles
+    /// the row's images with it, as InternVL's MPO script does (<c>build_datasets</c> in internvl_chat/internvl/train/internvl_chat_mpo.py).
+    /// </summary>
+    public const string MaxDynamicPatchColumn = PreferenceDataReader.MaxDynamicPatchColumn;
 
-    private const int ImageIndex = 0, PromptIndex = 1, ChosenIndex = 2, RejectedIndex = 3, AnswerGtIndex = 4, SourceIndex = 5;
+    private const int ImageIndex = 0, PromptIndex = 1, ChosenIndex = 2, RejectedIndex = 3, AnswerGtIndex = 4, SourceIndex = 5, MaxDynamicPatchIndex = 6;
 
     private readonly int _seed;
 
@@ -43,6 +48,7 @@ public sealed class MmprDataView : IDataView
         builder.AddColumn(RejectedColumn, TextDataViewType.Instance);
         builder.AddColumn(AnswerGtColumn, TextDataViewType.Instance);
         builder.AddColumn(SourceColumn, TextDataViewType.Instance);
+        builder.AddColumn(MaxDynamicPatchColumn, NumberDataViewType.Int32);
         Schema = builder.ToSchema();
     }
 
@@ -120,6 +126,7 @@ public sealed class MmprDataView : IDataView
         private readonly IEnumerator<(MmprDataset Dataset, long LineNumber, string Line)> _lines;
         private MmprRow _row;
         private ReadOnlyMemory<char> _source;
+        private int _maxDynamicPatch;
         private long _position = -1;
 
         public Cursor(MmprDataView parent, HashSet<int> active)
@@ -157,6 +164,7 @@ public sealed class MmprDataView : IDataView
             var (dataset, number, line) = _lines.Current;
             _row = MmprLine.Parse(line, dataset.Annotation, number, dataset.Root);
             _source = dataset.Name.AsMemory();
+            _maxDynamicPatch = dataset.MaxDynamicPatch ?? 0;
             _position++;
             return true;
         }
@@ -178,6 +186,13 @@ public sealed class MmprDataView : IDataView
                     value = editor.Commit();
                 };
                 return (ValueGetter<TValue>)(Delegate)images;
+            }
+            if (column.Index == MaxDynamicPatchIndex)
+            {
+                if (typeof(TValue) != typeof(int))
+                    throw new InvalidOperationException($"Column '{column.Name}' is Int32; it cannot be read as {typeof(TValue).Name}.");
+                ValueGetter<int> patch = (ref int value) => value = _maxDynamicPatch;
+                return (ValueGetter<TValue>)(Delegate)patch;
             }
             if (typeof(TValue) != typeof(ReadOnlyMemory<char>))
                 throw new InvalidOperationException($"Column '{column.Name}' is text; it cannot be read as {typeof(TValue).Name}.");

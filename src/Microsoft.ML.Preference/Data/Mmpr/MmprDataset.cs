@@ -6,11 +6,19 @@ namespace Microsoft.ML.Preference.Data.Mmpr;
 public enum MmprSubsampling
 {
     /// <summary>
-    /// floor(lines × repeat_time) lines drawn uniformly without replacement, in file order, the same for the same seed
-    /// (selection sampling over a streamed count: nothing is held in memory). The default.
+    /// floor(lines × repeat_time) lines drawn uniformly without replacement, the same for the same seed: InternVL's MPO
+    /// training script draws <c>random.sample(lines, k=int(len(lines) * repeat_time))</c> under the run's seed
+    /// (<c>LazySupervisedDataset</c> in internvl_chat/internvl/train/internvl_chat_mpo.py). The lines are kept in file
+    /// order (selection sampling over a streamed count: nothing is held in memory); InternVL shuffles them afterwards
+    /// anyway, as the trainer here does. Python's generator cannot be reproduced, so the draw is the same in kind, not the
+    /// same lines. The default.
     /// </summary>
     Seeded,
-    /// <summary>The first floor(lines × repeat_time) lines: exactly what InternVL's training code does.</summary>
+    /// <summary>
+    /// The first floor(lines × repeat_time) lines: what InternVL's supervised fine-tuning script does
+    /// (<c>self.raw_data[:int(len(self.raw_data) * repeat_time)]</c> in internvl_chat/internvl/train/internvl_chat_finetune.py),
+    /// and this package's earlier default; kept as an option.
+    /// </summary>
     Prefix,
 }
 
@@ -69,8 +77,8 @@ public sealed record MmprDataset(string Name, string Root, string Annotation, do
                 }
                 int? maxPatch = null;
                 if (value.TryGetProperty("max_dynamic_patch", out var mp) && mp.ValueKind != JsonValueKind.Null)
-                    maxPatch = mp.ValueKind == JsonValueKind.Number && mp.TryGetInt32(out var n) && n >= 1 ? n
-                        : throw Bad($"\"max_dynamic_patch\" must be a whole number >= 1, not {mp.GetRawText()}");
+                    maxPatch = mp.ValueKind == JsonValueKind.Number && mp.TryGetInt32(out var n) && n >= 1 && n <= Vision.DynamicTiling.MaxSupportedTiles ? n
+                        : throw Bad($"\"max_dynamic_patch\" must be a whole number from 1 to {Vision.DynamicTiling.MaxSupportedTiles}, not {mp.GetRawText()}");
                 var annotationPath = Path.GetFullPath(annotation, folder);
                 if (!File.Exists(annotationPath))
                     throw Bad($"annotation file '{annotationPath}' does not exist");

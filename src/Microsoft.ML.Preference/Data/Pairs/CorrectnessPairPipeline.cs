@@ -10,8 +10,11 @@ public sealed record CorrectnessPipelineOptions
 {
     /// <summary>Where pairs are appended (jsonl); rerunning with the same file resumes. Required.</summary>
     public string OutputPath { get; init; } = "";
-    /// <summary>Samples per question. Default 8.</summary>
-    public int SamplesPerQuestion { get; init; } = 8;
+    /// <summary>
+    /// Samples per question. Default 32, MMPR's <c>--num-return-sequences</c> (internvl_chat/tools/reasoning_data_pipeline/
+    /// mmpr_data_pipeline_correctness.py in OpenGVLab/InternVL).
+    /// </summary>
+    public int SamplesPerQuestion { get; init; } = 32;
     /// <summary>
     /// The instruction the samples are drawn with, and how their answers are read: <see cref="AnswerMode.ChainOfThought"/>
     /// (the paper's pipeline; the answer is the last "Final answer:" line) or <see cref="AnswerMode.Direct"/> (the whole
@@ -24,10 +27,51 @@ public sealed record CorrectnessPipelineOptions
     /// does); the pairs store the result as their prompt. Default <see cref="InstructionTemplate.Mmpr"/>, MMPR's own.
     /// </summary>
     public InstructionTemplate Instructions { get; init; } = InstructionTemplate.Default;
-    /// <summary>Sampling of the responses. Default temperature 1.0, top-p 1.0, 512 new tokens.</summary>
-    public GenerationOptions Sampling { get; init; } = new() { Temperature = 1.0, MaxNewTokens = 512 };
-    /// <summary>Most pairs kept per question (a seeded sample when there are more). Default 15.</summary>
+    /// <summary>
+    /// Sampling of the responses. Default temperature 0.7, top-k 50, top-p 1.0, 4096 new tokens: MMPR's
+    /// <c>--temperature</c>, <c>--top-k</c>, <c>--top-p</c> and <c>--max-new-tokens</c>
+    /// (internvl_chat/tools/reasoning_data_pipeline/mmpr_data_pipeline_correctness.py).
+    /// </summary>
+    public GenerationOptions Sampling { get; init; } = new() { Temperature = 0.7, TopK = 50, TopP = 1.0, MaxNewTokens = 4096 };
+    /// <summary>
+    /// Most pairs kept per question and rule (a seeded sample when there are more, repeated pairs then dropped). Default
+    /// 15, MMPR's <c>--num-pairs-per-key</c> (internvl_chat/tools/reasoning_data_pipeline/mmpr_data_pipeline_correctness_postprocess.py).
+    /// </summary>
     public int MaxPairsPerQuestion { get; init; } = 15;
+    /// <summary>
+    /// The cap that replaces <see cref="MaxPairsPerQuestion"/> (when smaller) on a large input: MMPR's postprocess keeps
+    /// at most 3 pairs per question when its file of sampled responses has more than 500,000 lines
+    /// (mmpr_data_pipeline_correctness_postprocess.py); here that file's lines are questions × <see cref="SamplesPerQuestion"/>
+    /// of the whole input (all shards). Default 3; null keeps <see cref="MaxPairsPerQuestion"/> at every size.
+    /// </summary>
+    public int? LargeInputMaxPairsPerQuestion { get; init; } = 3;
+    /// <summary>Sampled responses (questions × samples) above which <see cref="LargeInputMaxPairsPerQuestion"/> applies. Default 500,000 (MMPR's).</summary>
+    public long LargeInputResponses { get; init; } = 500_000;
+    /// <summary>
+    /// Which candidate pairs the containment filter drops. Default <see cref="PairContainmentFilter.ExtractedAnswer"/>,
+    /// MMPR's rule (<c>build_pairs_based_on_pos_neg</c> in mmpr_data_pipeline_correctness_postprocess.py).
+    /// </summary>
+    public PairContainmentFilter Containment { get; init; } = PairContainmentFilter.ExtractedAnswer;
+    /// <summary>
+    /// Also pair correct responses with format failures (responses whose answer cannot be read), as MMPR's postprocess
+    /// does in its second pair file (<c>_pairs_vqa_format_rules</c>, mmpr_data_pipeline_correctness_postprocess.py), with
+    /// their own cap of pairs per question. Those records carry <c>"rule": "format"</c>. Default true.
+    /// </summary>
+    public bool FormatFailurePairs { get; init; } = true;
+    /// <summary>
+    /// Read chain-of-thought answers with MMPR's parse rules (<c>extract_answer_from_mpo</c> in
+    /// internvl_chat/tools/reasoning_data_pipeline/utils/accuracy_reward.py): the response holds at least two line breaks,
+    /// non-empty reasoning before its last "Final answer:", and nothing on further lines after the answer. A response that
+    /// breaks them is a format failure, so no chosen response is a bare final line. Default true; ignored in Direct mode.
+    /// </summary>
+    public bool RequireReasoning { get; init; } = true;
+    /// <summary>
+    /// Drop repeated sample texts before pairing (each distinct response counted once). MMPR pairs every sample with every
+    /// other, draws its cap from those, and only then drops repeated pairs (<c>save_pairs</c> in
+    /// mmpr_data_pipeline_correctness_postprocess.py), so a response sampled often is more likely to be drawn. Default false
+    /// (MMPR's).
+    /// </summary>
+    public bool DistinctResponsesFirst { get; init; }
     /// <summary>
     /// Rewrite the final answer line of correct responses to the ground truth verbatim (e.g. "12.0" becomes "12"),
     /// so that chosen responses teach the exact answer format. Default false.
@@ -37,12 +81,28 @@ public sealed record CorrectnessPipelineOptions
     public long Seed { get; init; }
     /// <summary>Whether an answer is right; default <see cref="AnswerJudge.IsCorrect"/>.</summary>
     public Func<string?, string, bool>? Judge { get; init; }
+    /// <summary>The part of the input this job builds (see <see cref="PairJobShard"/>). Default the whole input.</summary>
+    public PairJobShard Shard { get; init; } = PairJobShard.Whole;
     /// <summary>Console progress bar (Spectre.Console). Default false.</summary>
     public bool ShowProgress { get; init; }
     /// <summary>Receives progress after every row.</summary>
     public IProgress<PairJobProgress>? Progress { get; init; }
     /// <summary>Stops between rows (and inside generation); finished rows stay in the output.</summary>
     public CancellationToken CancellationToken { get; init; }
+}
+
+/// <summary>Which candidate pairs of the correctness pipeline are dropped because the chosen one is inside the rejected one.</summary>
+public enum PairContainmentFilter
+{
+    /// <summary>
+    /// MMPR's: the chosen response's extracted answer, lower-cased, is contained in the rejected one's
+    /// (<c>build_pairs_based_on_pos_neg</c> in internvl_chat/tools/reasoning_data_pipeline/mmpr_data_pipeline_correctness_postprocess.py).
+    /// </summary>
+    ExtractedAnswer,
+    /// <summary>The whole chosen response is contained in the rejected one (chain of thought only): this package's earlier rule.</summary>
+    ResponseText,
+    /// <summary>No pair is dropped.</summary>
+    None,
 }
 
 /// <summary>
@@ -55,7 +115,10 @@ public sealed record CorrectnessPipelineOptions
 /// </summary>
 public static class CorrectnessPairPipeline
 {
-    /// <summary>Runs the pipeline over <paramref name="rows"/> with <paramref name="model"/> as the generator.</summary>
+    /// <summary>The <c>rule</c> of a pair whose rejected response is a format failure.</summary>
+    internal const string FormatRule = "format";
+
+    /// <summary>Runs the pipeline over <paramref name="rows"/> (the shard's part of them) with <paramref name="model"/> as the generator.</summary>
     public static PairConstructionStatistics Run(VisionLanguageModel model, IReadOnlyList<PairSource> rows, CorrectnessPipelineOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.OutputPath))
@@ -64,9 +127,12 @@ public static class CorrectnessPairPipeline
             throw new ArgumentException($"CorrectnessPipelineOptions.SamplesPerQuestion must be at least 2, not {options.SamplesPerQuestion}.");
         if (options.MaxPairsPerQuestion < 1)
             throw new ArgumentException($"CorrectnessPipelineOptions.MaxPairsPerQuestion must be at least 1, not {options.MaxPairsPerQuestion}.");
+        if (options.LargeInputMaxPairsPerQuestion is < 1)
+            throw new ArgumentException($"CorrectnessPipelineOptions.LargeInputMaxPairsPerQuestion must be at least 1 (or null), not {options.LargeInputMaxPairsPerQuestion}.");
         foreach (var row in rows)
             if (string.IsNullOrWhiteSpace(row.GroundTruth))
                 throw new BadRowException(row.RowIndex, BadRowReason.EmptyText, "the correctness pipeline needs a ground-truth answer");
+        int cap = PairsPerQuestion(options, rows.Count);
         var judge = options.Judge ?? AnswerJudge.IsCorrect;
         var generator = model.CreateGenerator();
         var settings = PairJobSettings.Create("correctness", model, new JsonObject
@@ -75,6 +141,8 @@ public static class CorrectnessPairPipeline
             ["fix_answers"] = options.FixAnswers, ["seed"] = options.Seed, ["sampling"] = PairJobSettings.Generation(options.Sampling),
             // A delegate cannot be compared; the default judge can.
             ["judge"] = options.Judge is null ? "default" : "custom",
+            ["pairs_per_question"] = cap, ["containment"] = options.Containment.ToString(), ["format_failure_pairs"] = options.FormatFailurePairs,
+            ["require_reasoning"] = options.RequireReasoning, ["distinct_responses_first"] = options.DistinctResponsesFirst,
         });
         // Written only for Direct, so that chain-of-thought jobs begun before the option existed still resume.
         if (options.AnswerMode != AnswerMode.ChainOfThought)
@@ -82,11 +150,17 @@ public static class CorrectnessPairPipeline
         // Always written: files of earlier versions stored bare questions, so they must not be resumed into prompts.
         settings["instructions"] = options.Instructions.ToJson();
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
-            (row, onToken) => Process(model, generator, row, options, judge, onToken), "correctness pairs");
+            (row, onToken) => Process(model, generator, row, options, judge, cap, onToken), "correctness pairs", options.Shard);
     }
 
+    /// <summary>The pairs kept per question and rule for an input of <paramref name="questions"/> (MMPR's rule, see <see cref="CorrectnessPipelineOptions.LargeInputMaxPairsPerQuestion"/>).</summary>
+    internal static int PairsPerQuestion(CorrectnessPipelineOptions options, long questions) =>
+        options.LargeInputMaxPairsPerQuestion is int large && questions * options.SamplesPerQuestion > options.LargeInputResponses
+            ? Math.Min(options.MaxPairsPerQuestion, large)
+            : options.MaxPairsPerQuestion;
+
     private static (IEnumerable<JsonObject>, JsonObject) Process(VisionLanguageModel model, VisionLanguageGenerator generator, PairSource row,
-        CorrectnessPipelineOptions options, Func<string?, string, bool> judge, Action<GeneratedToken> onToken)
+        CorrectnessPipelineOptions options, Func<string?, string, bool> judge, int cap, Action<GeneratedToken> onToken)
     {
         long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
         var prompt = options.Instructions.Apply(row.Question, options.AnswerMode);
@@ -104,72 +178,132 @@ public static class CorrectnessPairPipeline
                 r.Tiles?.Dispose();
         }
 
-        var correct = new List<string>();
-        var wrong = new List<string>();
+        var texts = samples.Select(s => s.Text.Trim());
+        if (options.DistinctResponsesFirst)
+            texts = texts.Distinct(StringComparer.Ordinal);
+        var correct = new List<AnsweredResponse>();
+        var wrong = new List<AnsweredResponse>();
+        var failures = new List<string>();
         var lines = new List<JsonObject>();
-        int formatFailures = 0;
-        foreach (var text in samples.Select(s => s.Text.Trim()).Distinct(StringComparer.Ordinal))
+        var failureRecords = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var text in texts)
         {
             var extracted = AnswerExtractor.Extract(text, options.AnswerMode);
-            if (!extracted.Succeeded)
+            var problem = extracted.FormatFailure
+                ?? (options.RequireReasoning && options.AnswerMode == AnswerMode.ChainOfThought ? ReasoningProblem(text) : null);
+            if (problem is not null)
             {
-                formatFailures++;
-                var failure = PairJobRunner.BaseRecord(row, prompt, "format_failure");
-                failure["response"] = text;
-                failure["failure"] = extracted.FormatFailure;
-                lines.Add(failure);
+                failures.Add(text);
+                if (failureRecords.Add(text))
+                {
+                    var failure = PairJobRunner.BaseRecord(row, prompt, "format_failure");
+                    failure["response"] = text;
+                    failure["failure"] = problem;
+                    lines.Add(failure);
+                }
             }
             else if (judge(extracted.Answer, row.GroundTruth!))
-                correct.Add(options.FixAnswers ? FixAnswer(text, row.GroundTruth!, options.AnswerMode) : text);
+                correct.Add(new(options.FixAnswers ? FixAnswer(text, row.GroundTruth!, options.AnswerMode) : text, extracted.Answer!));
             else
-                wrong.Add(text);
+                wrong.Add(new(text, extracted.Answer!));
         }
 
-        var candidates = CandidatePairs(correct, wrong, options.AnswerMode, out int skipped);
-        if (candidates.Count > options.MaxPairsPerQuestion)
-        {
-            var shuffled = candidates.ToArray();
-            new Random((int)(seed & int.MaxValue)).Shuffle(shuffled);
-            candidates = shuffled.Take(options.MaxPairsPerQuestion).ToList();
-        }
-        foreach (var (chosen, rejected) in candidates)
+        var candidates = Draw(CandidatePairs(correct, wrong, options.AnswerMode, options.Containment, options.DistinctResponsesFirst, out int skipped),
+            cap, new Random((int)(seed & int.MaxValue)));
+        var formatCandidates = !options.FormatFailurePairs ? []
+            : Draw(CandidatePairs(correct, [.. failures.Select(f => new AnsweredResponse(f, null))], options.AnswerMode, PairContainmentFilter.None,
+                options.DistinctResponsesFirst, out _), cap, new Random((int)((seed ^ 0x2545F491) & int.MaxValue)));
+        foreach (var (chosen, rejected, rule) in candidates.Select(c => (c.Chosen, c.Rejected, (string?)null))
+            .Concat(formatCandidates.Select(c => (c.Chosen, c.Rejected, (string?)FormatRule))))
         {
             var pair = PairJobRunner.BaseRecord(row, prompt, "pair");
             pair["chosen"] = chosen;
             pair["rejected"] = rejected;
+            if (rule is not null)
+                pair["rule"] = rule;
             lines.Add(pair);
         }
         var counts = new JsonObject
         {
-            ["pairs"] = candidates.Count,
+            ["pairs"] = candidates.Count + formatCandidates.Count,
             ["correct"] = correct.Count,
             ["wrong"] = wrong.Count,
-            ["format_failures"] = formatFailures,
+            ["format_failures"] = failures.Count,
             ["skipped_substring"] = skipped,
             ["all_correct"] = wrong.Count == 0 && correct.Count > 0 ? 1 : 0,
             ["all_wrong"] = correct.Count == 0 ? 1 : 0,
         };
+        if (formatCandidates.Count > 0)
+            counts["format_pairs"] = formatCandidates.Count;
         return (lines, counts);
     }
 
+    /// <summary>A judged response and the answer read from it (null for a format failure).</summary>
+    internal sealed record AnsweredResponse(string Text, string? Answer);
+
     /// <summary>
-    /// Every correct response paired with every wrong one, each correct text once (fixed answers can make two correct
-    /// samples the same text: "12.0" and "12" both become "12"). A wrong chain that quotes the whole right one is not
-    /// worse than it, so such pairs are skipped (MMPR's rule, counted in <paramref name="skipped"/>); a wrong direct
-    /// answer that contains the right one ("12" and "1") is simply another answer and is kept.
+    /// At most <paramref name="cap"/> of <paramref name="candidates"/>, a seeded sample when there are more, and each
+    /// pair once: MMPR draws <c>random.sample(pairs, min(len, NUM_PAIRS_PER_KEY))</c> and <c>save_pairs</c> then keeps the
+    /// distinct ones (mmpr_data_pipeline_correctness_postprocess.py).
     /// </summary>
-    internal static List<(string Chosen, string Rejected)> CandidatePairs(IEnumerable<string> correct, IReadOnlyList<string> wrong,
-        AnswerMode mode, out int skipped)
+    internal static List<(string Chosen, string Rejected)> Draw(List<(string Chosen, string Rejected)> candidates, int cap, Random random)
+    {
+        if (candidates.Count > cap)
+        {
+            var shuffled = candidates.ToArray();
+            random.Shuffle(shuffled);
+            candidates = shuffled.Take(cap).ToList();
+        }
+        return candidates.Distinct().ToList();
+    }
+
+    /// <summary>
+    /// Why a chain-of-thought response breaks MMPR's parse rules (<c>extract_answer_from_mpo</c> in
+    /// internvl_chat/tools/reasoning_data_pipeline/utils/accuracy_reward.py), or null when it keeps them: fewer than two
+    /// line breaks, nothing but blank text before its last "Final answer:", or more lines after the answer.
+    /// </summary>
+    internal static string? ReasoningProblem(string response)
+    {
+        if (response.Count(c => c == '\n') < 2)
+            return "no reasoning: fewer than two line breaks (MMPR's rule)";
+        int at = response.LastIndexOf("final answer", StringComparison.OrdinalIgnoreCase);
+        if (at < 0)
+            return null; // the extractor already named it
+        if (response[..at].Trim().Length == 0)
+            return "no reasoning before the final answer (MMPR's rule)";
+        int colon = response.IndexOf(':', at);
+        if (colon >= 0 && response[(colon + 1)..].Trim().Contains('\n'))
+            return "the answer runs over more than one line (MMPR's rule)";
+        return null;
+    }
+
+    /// <summary>
+    /// Every correct response paired with every wrong one (each correct text once when <paramref name="distinct"/>: fixed
+    /// answers can make two correct samples the same text), less those the <paramref name="containment"/> filter drops
+    /// (counted in <paramref name="skipped"/>). MMPR's filter compares the answers: a wrong answer that contains the right
+    /// one, case aside ("12" holds "1", "No, it is red" holds "red"), is not paired. The earlier filter compares the whole
+    /// texts: a wrong chain that quotes the whole right one is not worse than it (chain of thought only).
+    /// </summary>
+    internal static List<(string Chosen, string Rejected)> CandidatePairs(IEnumerable<AnsweredResponse> correct, IReadOnlyList<AnsweredResponse> wrong,
+        AnswerMode mode, PairContainmentFilter containment, bool distinct, out int skipped)
     {
         var candidates = new List<(string Chosen, string Rejected)>();
         skipped = 0;
-        foreach (var c in correct.Distinct(StringComparer.Ordinal))
+        var chosen = distinct ? correct.DistinctBy(c => c.Text, StringComparer.Ordinal) : correct;
+        foreach (var c in chosen)
             foreach (var r in wrong)
             {
-                if (mode == AnswerMode.ChainOfThought && r.Contains(c, StringComparison.Ordinal))
+                bool skip = containment switch
+                {
+                    PairContainmentFilter.ExtractedAnswer => c.Answer is not null && r.Answer is not null
+                        && r.Answer.ToLowerInvariant().Contains(c.Answer.ToLowerInvariant(), StringComparison.Ordinal),
+                    PairContainmentFilter.ResponseText => mode == AnswerMode.ChainOfThought && r.Text.Contains(c.Text, StringComparison.Ordinal),
+                    _ => false,
+                };
+                if (skip)
                     skipped++;
                 else
-                    candidates.Add((c, r));
+                    candidates.Add((c.Text, r.Text));
             }
         return candidates;
     }

@@ -12,8 +12,13 @@ public sealed record DropoutNtpOptions
     public string OutputPath { get; init; } = "";
     /// <summary>Fraction of the response's words kept as the prefix. Default 0.5 (the paper's).</summary>
     public double KeepRatio { get; init; } = 0.5;
-    /// <summary>Decoding of missing responses (with the image) and of continuations (without). Default greedy, 512 tokens.</summary>
-    public GenerationOptions Generation { get; init; } = new();
+    /// <summary>
+    /// Decoding of missing responses (with the image) and of continuations (without). Default sampling as MMPR samples
+    /// its continuations: temperature 0.7, top-k 50, top-p 1.0, 2048 new tokens (<c>--temperature</c>, <c>--top-k</c>,
+    /// <c>--top-p</c>, <c>--max-new-tokens</c> of internvl_chat/tools/reasoning_data_pipeline/mmpr_data_pipeline_dropout_ntp.py
+    /// in OpenGVLab/InternVL). Each row samples with its own seed, derived from <see cref="Seed"/>.
+    /// </summary>
+    public GenerationOptions Generation { get; init; } = new() { Temperature = 0.7, TopK = 50, TopP = 1.0, MaxNewTokens = 2048 };
     /// <summary>
     /// The template the questions are put into (chain of thought) before the responses are generated and continued, or
     /// null to use each question as given, as MMPR's mmpr_data_pipeline_dropout_ntp.py does. Either way a pair's prompt
@@ -23,6 +28,8 @@ public sealed record DropoutNtpOptions
     public InstructionTemplate? Instructions { get; init; }
     /// <summary>Seed of sampling (each row derives its own). Default 0.</summary>
     public long Seed { get; init; }
+    /// <summary>The part of the input this job builds (see <see cref="PairJobShard"/>). Default the whole input.</summary>
+    public PairJobShard Shard { get; init; } = PairJobShard.Whole;
     /// <summary>Console progress bar. Default false.</summary>
     public bool ShowProgress { get; init; }
     /// <summary>Receives progress after every row.</summary>
@@ -54,7 +61,7 @@ public static class DropoutNtpPipeline
         if (options.Instructions is not null)
             settings["instructions"] = options.Instructions.ToJson();
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
-            (row, onToken) => Process(model, generator, row, options, onToken), "DropoutNTP pairs");
+            (row, onToken) => Process(model, generator, row, options, onToken), "DropoutNTP pairs", options.Shard);
     }
 
     private static (IEnumerable<JsonObject>, JsonObject) Process(VisionLanguageModel model, VisionLanguageGenerator generator, PairSource row,

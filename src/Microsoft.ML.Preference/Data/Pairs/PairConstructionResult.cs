@@ -35,7 +35,9 @@ public sealed record PairConstructionStatistics(int Questions, int AllCorrect, i
 /// <param name="FormatFailures">Columns Image, Prompt, Response, AnswerGt: responses whose answer could not be read.</param>
 /// <param name="Statistics">Counts over the whole output file.</param>
 /// <param name="OutputPath">The jsonl the run appended to (rerun with the same path to resume).</param>
-public sealed record PairConstructionResult(IDataView Pairs, IDataView FormatFailures, PairConstructionStatistics Statistics, string OutputPath);
+/// <param name="Quality">The pair-quality statistics of the file (also written beside it as <c>&lt;file&gt;.stats.json</c>).</param>
+public sealed record PairConstructionResult(IDataView Pairs, IDataView FormatFailures, PairConstructionStatistics Statistics, string OutputPath,
+    PairQualityStatistics? Quality = null);
 
 /// <summary>A generated pair row (the IDataView row type of <see cref="PairConstructionResult.Pairs"/>).</summary>
 public sealed class GeneratedPairRow

@@ -35,7 +35,7 @@ internal sealed class PreferenceRowPreparer
             throw new BadRowException(row, BadRowReason.ChosenEqualsRejected, "chosen and rejected are the same text");
 
         var images = VisionLanguageModel.DecodeImages(example.Images, row);
-        var tiles = images.Select(i => _vlm.Images.Plan(i.Width, i.Height, images.Count).NumTiles).ToArray();
+        var tiles = images.Select(i => _vlm.Images.Plan(i.Width, i.Height, images.Count, example.MaxDynamicPatch).NumTiles).ToArray();
         try
         {
             var pair = _vlm.Prompts.BuildPair(example.Prompt, example.Chosen, example.Rejected, tiles.Length == 0 ? null : tiles, row);
@@ -74,7 +74,7 @@ internal sealed class PreferenceRowPreparer
         if (row.Example.Images.Count == 0)
             return null;
         var images = VisionLanguageModel.DecodeImages(row.Example.Images, row.RowIndex);
-        var tiles = _vlm.Images.ProcessRow(images);
+        var tiles = _vlm.Images.ProcessRow(images, row.Example.MaxDynamicPatch);
         if (!tiles.TilesPerImage.SequenceEqual(row.TilesPerImage))
         {
             tiles.Dispose();
