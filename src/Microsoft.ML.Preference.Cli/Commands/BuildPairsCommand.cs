@@ -5,6 +5,7 @@ using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Runtime;
 using Spectre.Console;
+using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
 
@@ -26,11 +27,11 @@ internal static class BuildPairsCommand
         var imageRoot = new Option<string?>("--image-root") { Description = "folder relative image paths are resolved against (default: the jsonl's folder)" };
         var answerMode = new Option<string>("--answer-mode") { Description = "correctness only: cot (the paper's, default) or direct (short answers)", DefaultValueFactory = _ => "cot" };
         answerMode.AcceptOnlyFromAmong("cot", "direct");
-        var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 8 };
-        var maxPairs = new Option<int>("--max-pairs") { DefaultValueFactory = _ => 15 };
-        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
-        var maxTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 512 };
-        var keepRatio = new Option<double>("--keep-ratio") { DefaultValueFactory = _ => 0.5 };
+        var samples = AtLeast(2, new Option<int>("--samples") { DefaultValueFactory = _ => 8 }, "a pair needs two samples");
+        var maxPairs = AtLeast(1, new Option<int>("--max-pairs") { DefaultValueFactory = _ => 15 });
+        var temperature = AboveZero(new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 }, "greedy samples are all the same answer");
+        var maxTokens = AtLeast(1, new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 512 });
+        var keepRatio = Between(0, 1, new Option<double>("--keep-ratio") { DefaultValueFactory = _ => 0.5 });
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var command = new Command("build-pairs", "Build preference pairs with MMPR's correctness-based or DropoutNTP pipeline.")
@@ -40,6 +41,7 @@ internal static class BuildPairsCommand
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dataPath = parse.GetValue(data)!;
+            CliErrors.RowsFrom(dataPath);
             var rows = PreferenceJsonl.ReadQuestions(dataPath, parse.GetValue(imageRoot) ?? Path.GetDirectoryName(Path.GetFullPath(dataPath))).ToList();
             using var vlm = VisionLanguageModel.Load(parse.GetValue(model)!, device: TorchDevices.Resolve(parse.GetValue(device)!, "--device"));
             using var cancel = new CancellationTokenSource();
@@ -66,9 +68,10 @@ internal static class BuildPairsCommand
                 var meta = ml.Preference.Data.SaveMmpr(result.Pairs, parse.GetValue(mmpr) ?? parse.GetValue(output)! + ".mmpr", parse.GetValue(name)!);
                 AnsiConsole.WriteLine($"MMPR layout: {meta}");
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException e)
             {
-                AnsiConsole.WriteLine($"Stopped; finished rows are in {parse.GetValue(output)}. Run the same command again to continue.");
+                // Reported by CliErrors as a cancellation (exit 130), with where the finished rows are.
+                throw new OperationCanceledException($"finished rows are in {parse.GetValue(output)}; run the same command again to continue.", e);
             }
         }));
         return command;

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Globalization;
 using Spectre.Console;
+using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 using Microsoft.ML.Preference.Cli.Quickstart;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
@@ -97,24 +97,6 @@ internal static class QuickstartCommand
         private readonly Option<int> _layers = AtLeast(1, new("--layers") { Description = "decoder layers of the tiny model", DefaultValueFactory = _ => Defaults.Layers });
         private readonly Option<int> _visionHidden = AtLeast(1, new("--vision-hidden") { Description = "vision encoder width of the tiny model", DefaultValueFactory = _ => Defaults.VisionHidden });
         private readonly Option<int> _visionLayers = AtLeast(1, new("--vision-layers") { Description = "vision encoder layers of the tiny model", DefaultValueFactory = _ => Defaults.VisionLayers });
-
-        private static Option<int> AtLeast(int min, Option<int> option, string? why = null) =>
-            Checked(option, v => v >= min, $"at least {min}" + (why is null ? "" : $" ({why})"));
-
-        private static Option<double> AboveZero(Option<double> option, string? why = null) =>
-            Checked(option, v => v > 0, "above 0" + (why is null ? "" : $" ({why})"));
-
-        /// <summary>Adds a check to <paramref name="option"/>: a value outside <paramref name="rule"/> is a parse error that names the option.</summary>
-        private static Option<T> Checked<T>(Option<T> option, Func<T, bool> valid, string rule)
-        {
-            option.Validators.Add(result =>
-            {
-                var value = result.GetValueOrDefault<T>();
-                if (!valid(value))
-                    result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} must be {rule}, not {value}."));
-            });
-            return option;
-        }
 
         public void AddTo(Command command)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Modeling.Lora;
+using Microsoft.ML.Preference.Runtime;
 using Microsoft.ML.Preference.Trainers;
 using Microsoft.ML.Preference.Trainers.Losses;
 using Spectre.Console;
@@ -45,8 +46,10 @@ internal static class TrainCommand
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dataPath = parse.GetValue(data)!;
+            CliErrors.RowsFrom(dataPath);
             var root = parse.GetValue(imageRoot) ?? Path.GetDirectoryName(Path.GetFullPath(dataPath));
             var ml = new MLContext(seed: parse.GetValue(seed));
+            CliErrors.ShowWarnings(ml);
             var rows = ml.Data.LoadFromEnumerable(PreferenceJsonl.Read(dataPath, root));
             var outDir = parse.GetValue(output)!;
             var options = new MpoTrainer.Options
@@ -76,19 +79,26 @@ internal static class TrainCommand
                 AnsiConsole.MarkupLine("[yellow]Stopping at the next step boundary (a checkpoint will be written)...[/]");
             };
             options.CancellationToken = cancel.Token;
-            try
+            // Held from training through final/: a second run on this folder is refused (the trainer re-enters it).
+            using var outputLock = OutputLock.ForFolder(outDir);
+            if (outputLock.TakeOverNotice is { } notice)
+                Console.Error.WriteLine($"warning: {notice}");
+            // A cancellation (TrainingCanceledException, naming the checkpoint to resume from) reaches CliErrors: exit 130.
+            using var trained = ml.Preference.Trainers.Mpo(options).Fit(rows);
+            var final = Path.Combine(outDir, "final");
+            if (trained.TrainingHistory.Count == 0)
             {
-                using var trained = ml.Preference.Trainers.Mpo(options).Fit(rows);
-                var final = Path.Combine(outDir, "final");
-                trained.Save(final);
-                var last = trained.TrainingHistory[^1];
-                AnsiConsole.WriteLine($"done: {last.Summary()}");
+                // Resumed from the last checkpoint: nothing to train. Write what the end of a run writes if it is missing.
+                if (!File.Exists(Path.Combine(final, "config.json")) || !Directory.EnumerateFiles(final, "*.safetensors").Any())
+                    trained.Save(final);
+                Console.WriteLine($"The run in {outDir} had already finished; nothing left to train.");
                 AnsiConsole.WriteLine($"model: {final}; metrics: {Path.Combine(outDir, "metrics.jsonl")}; curves: {Path.Combine(outDir, "training-curves.png")}");
+                return;
             }
-            catch (Trainers.Training.TrainingCanceledException e)
-            {
-                AnsiConsole.WriteLine(e.Message);
-            }
+            trained.Save(final);
+            var last = trained.TrainingHistory[^1];
+            AnsiConsole.WriteLine($"done: {last.Summary()}");
+            AnsiConsole.WriteLine($"model: {final}; metrics: {Path.Combine(outDir, "metrics.jsonl")}; curves: {Path.Combine(outDir, "training-curves.png")}");
         }));
         return command;
     }
