@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.ML.Preference.Data.Pairs;
+using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Runtime;
 using Microsoft.ML.Preference.Tests.Trainers;
 
@@ -97,6 +99,37 @@ public class OutputLockTests
             var e = Assert.Throws<OutputLockedException>(() => ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(toy.Rows(4, 1))));
             Assert.Equal(other.Id, e.Holder.ProcessId);
             Assert.False(File.Exists(Path.Combine(o.OutputDirectory, "metrics.jsonl")));
+        }
+        finally
+        {
+            other.Kill();
+        }
+    }
+
+    [Fact]
+    public void APairJobFileAndAnMmprFolderAreLockedToo()
+    {
+        using var toy = new ToyPreferenceData();
+        using var other = Sleeper();
+        try
+        {
+            // The pair job file: locked beside it (job.jsonl.lock) for the whole run; refused before any sampling.
+            var job = Path.Combine(toy.Root, "job.jsonl");
+            WriteLockOf(job + ".lock", other, Environment.MachineName);
+            using var model = VisionLanguageModel.Load(toy.ModelPath);
+            var rows = new List<PairSource> { new(0, [], "What is 1 + 1?", "2", null) };
+            var e = Assert.Throws<OutputLockedException>(() => CorrectnessPairPipeline.Run(model, rows, new CorrectnessPipelineOptions { OutputPath = job, ShowProgress = false }));
+            Assert.Equal(other.Id, e.Holder.ProcessId);
+            Assert.False(File.Exists(job));
+
+            // The MMPR folder: its meta.json and jsonl are written under the folder's lock.
+            var ml = new MLContext(seed: 0);
+            var mmpr = Path.Combine(toy.Root, "mmpr");
+            Directory.CreateDirectory(mmpr);
+            WriteLockOf(Path.Combine(mmpr, OutputLock.FolderLockName), other, Environment.MachineName);
+            var pairs = ml.Data.LoadFromEnumerable(toy.Rows(2, seed: 1));
+            Assert.Throws<OutputLockedException>(() => ml.Preference.Data.SaveMmpr(pairs, mmpr, "pairs"));
+            Assert.False(File.Exists(Path.Combine(mmpr, "meta.json")));
         }
         finally
         {
