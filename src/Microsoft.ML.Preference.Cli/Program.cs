@@ -6,11 +6,31 @@ namespace Microsoft.ML.Preference.Cli;
 /// <summary>Entry point of the <c>mpo</c> tool: one sub-command per file under Commands/.</summary>
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    private static readonly Option<bool> Verbose = new("--verbose")
+    {
+        Description = "print the stack trace of an error (errors are otherwise one or two lines naming the file, line or option)",
+        Recursive = true,
+    };
+
+    public static int Main(string[] args)
+    {
+        try
+        {
+            var parse = BuildRoot().Parse(args);
+            CliErrors.Verbose = parse.GetValue(Verbose);
+            return parse.Invoke();
+        }
+        catch (Exception e)
+        {
+            // A command's own errors are reported inside CliErrors.Run; this catches what escapes parsing and set-up.
+            return CliErrors.Report(e);
+        }
+    }
 
     internal static RootCommand BuildRoot()
     {
         var root = new RootCommand("mpo: Mixed Preference Optimization for vision-language models on ML.NET and TorchSharp.");
+        root.Options.Add(Verbose);
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(QuickstartCommand.CreateAblation());
         root.Subcommands.Add(DoctorCommand.Create());

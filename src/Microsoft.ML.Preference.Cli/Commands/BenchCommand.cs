@@ -3,6 +3,7 @@ using Microsoft.ML.Preference.Cli.Benchmarks;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.ML.Preference.Vision;
 using Spectre.Console;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
@@ -19,7 +20,22 @@ internal static class BenchCommand
         bench.Subcommands.Add(Forward());
         bench.Subcommands.Add(Generate());
         bench.Subcommands.Add(Train());
+        bench.Subcommands.Add(Decode());
         return bench;
+    }
+
+    private static Command Decode()
+    {
+        var image = new Option<string>("--image") { Description = "image file", Required = true };
+        var maxPixels = OptionRanges.Checked(new Option<long>("--max-image-pixels") { Description = "pixel limit", DefaultValueFactory = _ => new ImageTilingOptions().MaxImagePixels }, v => v >= 1, "at least 1");
+        var command = new Command("decode", "Decode one image as training does (bounded) and print the decoded size, the time and the peak RSS of this process.") { image, maxPixels };
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var r = DecodeBenchmark.Run(parse.GetValue(image)!, new ImageTilingOptions { MaxImagePixels = parse.GetValue(maxPixels) });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"decode: {r.SourceWidth}x{r.SourceHeight} decoded as {r.DecodedWidth}x{r.DecodedHeight} in {r.Seconds:F2} s; peak RSS {r.PeakRssBytes / 1048576.0:F0} MiB"));
+        }));
+        return command;
     }
 
     private static Option<string> ConfigOption() => new("--config")

@@ -5,6 +5,7 @@ using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Runtime;
 using Spectre.Console;
+using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
 
@@ -32,17 +33,17 @@ internal static class BuildPairsCommand
         var instructions = InstructionsOption.Create(
             "the template questions are put into before sampling; each pair's question is the prompt its responses were sampled with. " +
             "correctness default: mmpr; dropout-ntp default: the questions as given");
-        var samples = new Option<int>("--samples") { Description = "responses sampled per question (MMPR: 32)", DefaultValueFactory = _ => 32 };
-        var maxPairs = new Option<int>("--max-pairs") { Description = "pairs kept per question and rule (MMPR: 15; 3 when questions x samples > 500,000)", DefaultValueFactory = _ => 15 };
-        var temperature = new Option<double>("--temperature") { Description = "sampling temperature (MMPR: 0.7)", DefaultValueFactory = _ => 0.7 };
-        var topK = new Option<int>("--top-k") { Description = "sample among the k likeliest tokens, 0 for all (MMPR: 50)", DefaultValueFactory = _ => 50 };
-        var topP = new Option<double>("--top-p") { Description = "nucleus sampling (MMPR: 1.0)", DefaultValueFactory = _ => 1.0 };
-        var maxTokens = new Option<int?>("--max-new-tokens") { Description = "default MMPR's: 4096 (correctness), 2048 (dropout-ntp)" };
+        var samples = AtLeast(2, new Option<int>("--samples") { Description = "responses sampled per question (MMPR: 32)", DefaultValueFactory = _ => 32 }, "a pair needs two samples");
+        var maxPairs = AtLeast(1, new Option<int>("--max-pairs") { Description = "pairs kept per question and rule (MMPR: 15; 3 when questions x samples > 500,000)", DefaultValueFactory = _ => 15 });
+        var temperature = AboveZero(new Option<double>("--temperature") { Description = "sampling temperature (MMPR: 0.7)", DefaultValueFactory = _ => 0.7 }, "greedy samples are all the same answer");
+        var topK = AtLeast(0, new Option<int>("--top-k") { Description = "sample among the k likeliest tokens, 0 for all (MMPR: 50)", DefaultValueFactory = _ => 50 });
+        var topP = AboveAtMost(0, 1, new Option<double>("--top-p") { Description = "nucleus sampling (MMPR: 1.0)", DefaultValueFactory = _ => 1.0 });
+        var maxTokens = AtLeastWhenGiven(1, new Option<int?>("--max-new-tokens") { Description = "default MMPR's: 4096 (correctness), 2048 (dropout-ntp)" });
         var containment = new Option<string>("--containment") { Description = "correctness: answer (MMPR's: the chosen answer inside the rejected one), response (the whole chosen text inside the rejected one) or none", DefaultValueFactory = _ => "answer" };
         containment.AcceptOnlyFromAmong("answer", "response", "none");
         var formatPairs = new Option<bool>("--format-failure-pairs") { Description = "correctness: pair correct responses with format failures too (MMPR's)", DefaultValueFactory = _ => true };
         var requireReasoning = new Option<bool>("--require-reasoning") { Description = "correctness, cot: MMPR's parse rules (reasoning before the final line; otherwise a format failure)", DefaultValueFactory = _ => true };
-        var keepRatio = new Option<double>("--keep-ratio") { DefaultValueFactory = _ => 0.5 };
+        var keepRatio = Between(0, 1, new Option<double>("--keep-ratio") { DefaultValueFactory = _ => 0.5 });
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var shardIndex = new Option<int?>("--shard-index") { Description = "this shard (0-based); default JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN" };
@@ -57,6 +58,7 @@ internal static class BuildPairsCommand
             var shard = PairJobShard.Resolve(parse.GetValue(shardIndex), parse.GetValue(shardCount));
             var jobPath = shard.JobPath(parse.GetValue(output)!);
             var dataPath = parse.GetValue(data)!;
+            CliErrors.RowsFrom(dataPath);
             var rows = PreferenceJsonl.ReadQuestions(dataPath, parse.GetValue(imageRoot) ?? Path.GetDirectoryName(Path.GetFullPath(dataPath))).ToList();
             bool correctness = parse.GetValue(pipeline) == "correctness";
             var sampling = new GenerationOptions
@@ -106,9 +108,10 @@ internal static class BuildPairsCommand
                 var (meta, _) = PairShardMerger.Merge(ml, [jobPath], parse.GetValue(mmpr) ?? jobPath + ".mmpr", parse.GetValue(name)!);
                 AnsiConsole.WriteLine($"MMPR layout: {meta}");
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException e)
             {
-                AnsiConsole.WriteLine($"Stopped; finished rows are in {jobPath}. Run the same command again to continue.");
+                // Reported by CliErrors as a cancellation (exit 130), with where the finished rows are.
+                throw new OperationCanceledException($"finished rows are in {jobPath}; run the same command again to continue.", e);
             }
         }));
         return command;

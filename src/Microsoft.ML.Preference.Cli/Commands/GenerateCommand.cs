@@ -3,6 +3,7 @@ using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Runtime;
+using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
 
@@ -18,9 +19,9 @@ internal static class GenerateCommand
         var image = new Option<string?>("--image") { Description = "image file (omit for a text-only question)" };
         var prompt = new Option<string>("--prompt") { Description = "the question", Required = true };
         var cot = new Option<bool>("--cot") { Description = "ask for step-by-step reasoning ending in \"Final answer:\"" };
-        var maxTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 512 };
-        var temperature = new Option<double>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0 };
-        var topP = new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 };
+        var maxTokens = AtLeast(1, new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 512 });
+        var temperature = AtLeast(0.0, new Option<double>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0 });
+        var topP = AboveAtMost(0, 1, new Option<double>("--top-p") { DefaultValueFactory = _ => 1.0 });
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
         var instructions = InstructionsOption.Create("the template the question is put into (default: the one a folder written by MpoTransformer.Save " +

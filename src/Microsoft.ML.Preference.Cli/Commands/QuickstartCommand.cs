@@ -1,6 +1,6 @@
 using System.CommandLine;
-using static Microsoft.ML.Preference.Cli.Commands.OptionRules;
 using Spectre.Console;
+using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 using Microsoft.ML.Preference.Cli.Quickstart;
 
 namespace Microsoft.ML.Preference.Cli.Commands;

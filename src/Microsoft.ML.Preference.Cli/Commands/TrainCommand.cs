@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Runtime;
 using Microsoft.ML.Preference.Trainers;
 using Spectre.Console;
 
@@ -19,10 +20,13 @@ internal static class TrainCommand
         flags.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() =>
         {
+            var dataPath = parse.GetValue(flags.Data) ?? parse.GetValue(flags.Meta)!;
+            CliErrors.RowsFrom(dataPath);
             var ml = new MLContext(seed: parse.GetValue(flags.Seed));
+            CliErrors.ShowWarnings(ml);
             var options = flags.ToTrainerOptions(parse);
             var imageRoot = parse.GetValue(flags.ImageRoot);
-            var rows = Load(ml, parse.GetValue(flags.Data) ?? parse.GetValue(flags.Meta)!, imageRoot);
+            var rows = Load(ml, dataPath, imageRoot);
             var validation = parse.GetValue(flags.Validation) is { } path ? Load(ml, path, imageRoot) : null;
             var outDir = options.OutputDirectory!;
             using var cancel = new CancellationTokenSource();
@@ -34,23 +38,26 @@ internal static class TrainCommand
             };
             Console.CancelKeyPress += stop;
             options.CancellationToken = cancel.Token;
-            try
+            // Held from training through final/: a second run on this folder is refused (the trainer re-enters it).
+            using var outputLock = OutputLock.ForFolder(outDir);
+            if (outputLock.TakeOverNotice is { } notice)
+                Console.Error.WriteLine($"warning: {notice}");
+            // A cancellation (TrainingCanceledException, naming the checkpoint to resume from) reaches CliErrors: exit 130.
+            using var trained = ml.Preference.Trainers.Mpo(options).Fit(rows, validation);
+            var final = Path.Combine(outDir, "final");
+            if (trained.TrainingHistory.Count == 0)
             {
-                using var trained = ml.Preference.Trainers.Mpo(options).Fit(rows, validation);
-                var final = Path.Combine(outDir, "final");
-                trained.Save(final);
-                var last = trained.TrainingHistory[^1];
-                AnsiConsole.WriteLine($"done: {last.Summary()}");
+                // Resumed from the last checkpoint: nothing to train. Write what the end of a run writes if it is missing.
+                if (!File.Exists(Path.Combine(final, "config.json")) || !Directory.EnumerateFiles(final, "*.safetensors").Any())
+                    trained.Save(final);
+                Console.WriteLine($"The run in {outDir} had already finished; nothing left to train.");
                 AnsiConsole.WriteLine($"model: {final}; metrics: {Path.Combine(outDir, "metrics.jsonl")}; curves: {Path.Combine(outDir, "training-curves.png")}");
+                return;
             }
-            catch (Trainers.Training.TrainingCanceledException e)
-            {
-                AnsiConsole.WriteLine(e.Message);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= stop;
-            }
+            trained.Save(final);
+            var last = trained.TrainingHistory[^1];
+            AnsiConsole.WriteLine($"done: {last.Summary()}");
+            AnsiConsole.WriteLine($"model: {final}; metrics: {Path.Combine(outDir, "metrics.jsonl")}; curves: {Path.Combine(outDir, "training-curves.png")}");
         }));
         return command;
     }

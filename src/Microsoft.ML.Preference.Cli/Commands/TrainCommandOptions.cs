@@ -5,7 +5,7 @@ using Microsoft.ML.Preference.Modeling.Lora;
 using Microsoft.ML.Preference.Trainers;
 using Microsoft.ML.Preference.Trainers.Losses;
 using Microsoft.ML.Preference.Trainers.Training;
-using static Microsoft.ML.Preference.Cli.Commands.OptionRules;
+using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 
 namespace Microsoft.ML.Preference.Cli.Commands;
 

@@ -52,6 +52,10 @@ public enum BadRowReason
     TooLong,
     /// <summary>The prompt's &lt;image&gt; placeholders do not match the row's images.</summary>
     ImagePlaceholderMismatch,
+    /// <summary>Chosen and rejected differ only in tokens that truncation to the maximum length cut: the pair would train on no signal.</summary>
+    IdenticalAfterTruncation,
+    /// <summary>An image has more pixels than the limit (<c>ImageTilingOptions.MaxImagePixels</c>).</summary>
+    ImageTooLarge,
 }
 
 /// <summary>What to do with a bad row.</summary>
@@ -63,20 +67,61 @@ public enum BadRowPolicy
     Skip,
 }
 
-/// <summary>A row that cannot be used, with the reason.</summary>
+/// <summary>
+/// A row that cannot be used, with the reason. The facts are properties, for callers that count or report rows:
+/// <see cref="RowIndex"/> (0-based position in the input), <see cref="Reason"/>, <see cref="Detail"/> and, when the
+/// rows came from a file whose lines are known, <see cref="SourceFile"/> and <see cref="SourceLine"/> (1-based).
+/// </summary>
 public sealed class BadRowException : Exception
 {
-    /// <summary>Creates the error for row <paramref name="rowIndex"/>.</summary>
+    /// <summary>Creates the error for row <paramref name="rowIndex"/> (0-based).</summary>
     public BadRowException(long rowIndex, BadRowReason reason, string detail, Exception? inner = null)
-        : base($"Row {rowIndex}: {reason}: {detail}", inner)
+        : this(rowIndex, reason, detail, null, null, inner)
+    {
+    }
+
+    /// <summary>Creates the error for row <paramref name="rowIndex"/> (0-based), found at a 1-based line of a file.</summary>
+    public BadRowException(long rowIndex, BadRowReason reason, string detail, string? sourceFile, long? sourceLine, Exception? inner = null)
+        : base(Describe(rowIndex, reason, detail, sourceFile, sourceLine), inner)
     {
         RowIndex = rowIndex;
         Reason = reason;
+        Detail = detail;
+        SourceFile = sourceFile;
+        SourceLine = sourceLine;
     }
 
-    /// <summary>The row's position in the input.</summary>
+    /// <summary>The row's position in the input, counted from 0 (the message counts from 1).</summary>
     public long RowIndex { get; }
+
+    /// <summary>The row's position counted from 1, as messages show it.</summary>
+    public long RowNumber => RowIndex + 1;
 
     /// <summary>What is wrong with it.</summary>
     public BadRowReason Reason { get; }
+
+    /// <summary>The specifics, as the end of a sentence ("the prompt is empty").</summary>
+    public string Detail { get; }
+
+    /// <summary>The file the row was read from, when known.</summary>
+    public string? SourceFile { get; }
+
+    /// <summary>The row's line in <see cref="SourceFile"/>, counted from 1, when known.</summary>
+    public long? SourceLine { get; }
+
+    /// <summary>
+    /// The same error placed in its file: <paramref name="lineOfRow"/> maps a 0-based row index to its 1-based line
+    /// (null when the row is not in the file, which leaves the error as it is).
+    /// </summary>
+    public BadRowException WithSource(string file, Func<long, long?> lineOfRow)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(lineOfRow);
+        return lineOfRow(RowIndex) is long line ? new BadRowException(RowIndex, Reason, Detail, file, line, InnerException) : this;
+    }
+
+    private static string Describe(long rowIndex, BadRowReason reason, string detail, string? file, long? line) =>
+        file is not null && line is long l
+            ? $"{file}:{l}: bad row (data row {rowIndex + 1}): {reason}: {detail}"
+            : $"Data row {rowIndex + 1} (counted from 1): {reason}: {detail}";
 }

@@ -54,15 +54,33 @@ public static class PreferenceJsonl
         }
     }
 
+    /// <summary>
+    /// The 1-based line of <paramref name="path"/> that holds row <paramref name="rowIndex"/> (0-based) of
+    /// <see cref="Read"/> or <see cref="ReadQuestions"/> (each non-blank line is one row), or null past the end: what
+    /// turns a <see cref="BadRowException"/>'s row into a place in the file (<see cref="BadRowException.WithSource"/>).
+    /// </summary>
+    public static long? LineOfRow(string path, long rowIndex)
+    {
+        if (rowIndex < 0 || !File.Exists(path))
+            return null;
+        long row = 0;
+        foreach (var (lineNumber, line) in Utf8Lines.Read(path))
+        {
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
+            if (row++ == rowIndex)
+                return lineNumber;
+        }
+        return null;
+    }
+
     /// <summary>The non-blank lines of <paramref name="path"/>, parsed, streamed; the caller disposes each.</summary>
     private static IEnumerable<JsonLine> Lines(string path, string what)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"{what} '{path}' does not exist.", path);
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, line) in Utf8Lines.Read(path))
         {
-            lineNumber++;
             if (!string.IsNullOrWhiteSpace(line))
                 yield return JsonLine.Parse(line, path, lineNumber);
         }

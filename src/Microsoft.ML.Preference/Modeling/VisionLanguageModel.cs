@@ -82,10 +82,12 @@ public sealed class VisionLanguageModel : IDisposable
     }
 
     /// <summary>
-    /// The decoded images of a row, each converted as InternVL's loader does; a missing or corrupt file raises
-    /// <see cref="BadRowException"/> naming the row.
+    /// The decoded images of a row, each converted as InternVL's loader does; a missing or corrupt file, or one above
+    /// the pixel limit, raises <see cref="BadRowException"/> naming the row. With <paramref name="processor"/> files are
+    /// decoded within its bounds (<see cref="InternVLImageProcessor.Load"/>: the size read first, very large images
+    /// decoded at a reduced scale); without it, whole.
     /// </summary>
-    public static IReadOnlyList<RgbImage> DecodeImages(IReadOnlyList<ImageSource> images, long rowIndex)
+    public static IReadOnlyList<RgbImage> DecodeImages(IReadOnlyList<ImageSource> images, long rowIndex, InternVLImageProcessor? processor = null)
     {
         var decoded = new RgbImage[images.Count];
         for (int i = 0; i < decoded.Length; i++)
@@ -94,15 +96,18 @@ public sealed class VisionLanguageModel : IDisposable
             {
                 decoded[i] = images[i] switch
                 {
-                    ImageSource.FromFile f => ImageDecoder.Load(f.Path, (int)Math.Min(rowIndex, int.MaxValue)),
+                    ImageSource.FromFile f => processor is null
+                        ? ImageDecoder.Load(f.Path, (int)Math.Min(rowIndex, int.MaxValue))
+                        : processor.Load(f.Path, (int)Math.Min(rowIndex, int.MaxValue), images.Count),
                     ImageSource.InMemory m => RgbImage.FromMLImage(m.Image),
                     _ => throw new NotSupportedException($"Unknown image source {images[i]}."),
                 };
             }
             catch (ImageLoadException e)
             {
-                var reason = images[i] is ImageSource.FromFile file && !File.Exists(file.Path) ? BadRowReason.MissingImage : BadRowReason.CorruptImage;
-                throw new BadRowException(rowIndex, reason, e.Message, e);
+                var reason = e.Pixels is not null ? BadRowReason.ImageTooLarge
+                    : images[i] is ImageSource.FromFile file && !File.Exists(file.Path) ? BadRowReason.MissingImage : BadRowReason.CorruptImage;
+                throw new BadRowException(rowIndex, reason, $"image '{e.Path}': {e.Reason}", e);
             }
         }
         return decoded;
@@ -154,7 +159,7 @@ public sealed class VisionLanguageModel : IDisposable
     {
         if (images.Count == 0)
             return new GenerationRequest(Prompts.BuildPrompt(question, null, rowIndex).InputIds);
-        var tiles = Images.ProcessRow(DecodeImages(images, rowIndex));
+        var tiles = Images.ProcessRow(DecodeImages(images, rowIndex, Images));
         var prompt = Prompts.BuildPrompt(question, tiles.TilesPerImage, rowIndex);
         return new GenerationRequest(prompt.InputIds, tiles.PixelValues);
     }

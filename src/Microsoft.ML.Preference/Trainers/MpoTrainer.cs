@@ -59,6 +59,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         Require(o.VisionDropPathRate is null or (>= 0 and < 1), nameof(o.VisionDropPathRate), "must be in [0, 1) (or null to keep the model's)");
         Require(o.SaveSteps >= 0, nameof(o.SaveSteps), "must be 0 (only at the end) or positive");
         Require(o.EvalSteps >= 0, nameof(o.EvalSteps), "must be 0 (only at the end) or positive");
+        Require(o.DivergenceFactor == 0 || o.DivergenceFactor > 1, nameof(o.DivergenceFactor), "must be 0 (off) or above 1");
         Require(o.MaxLength >= 16, nameof(o.MaxLength), "must be at least 16");
         Require(o.DType is "float32" or "bfloat16", nameof(o.DType), "must be \"float32\" or \"bfloat16\"");
         Require(o.ReferenceSyncMixup is > 0 and <= 1, nameof(o.ReferenceSyncMixup), "must be in (0, 1]");
@@ -103,6 +104,16 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             Columns.Validate(validationData.Schema, "validation data");
         using var channel = _host.Start("MPO training");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);
+        // Warnings are what a console must show (the CLI prints this kind): skipped rows, truncation, recovered state.
+        void Warn(string message) => channel.Warning(MessageSensitivity.None, message);
+
+        // One run per output folder: a second is refused at once, naming the holder; a killed run's lock is taken over.
+        using var outputLock = o.OutputDirectory is null ? null : OutputLock.ForFolder(o.OutputDirectory);
+        if (outputLock?.TakeOverNotice is { } takeOver)
+            Warn(takeOver);
+        if (o.OutputDirectory is not null)
+            foreach (var removed in TrainingCheckpoint.RemoveUnfinished(o.OutputDirectory))
+                Warn($"Removed {removed}: a checkpoint whose writing did not finish (the run that wrote it was stopped during it).");
 
         TorchRuntime.Initialize();
         int seed = o.Seed ?? _host.Rand.Next();
@@ -142,8 +153,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             var preparer = new PreferenceRowPreparer(vlm, o.RejectedSpan);
             var skipped = new Dictionary<string, int>();
             var prompts = new List<string>();
-            var rows = Prepare(trainData, preparer, o, skipped, Log, prompts);
-            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Log, []);
+            var rows = Prepare(trainData, preparer, o, skipped, Warn, prompts);
+            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Warn, []);
             var instructions = o.Instructions ?? InstructionTemplate.Detect(prompts) ?? InstructionTemplate.Default;
             Log($"Prediction asks with the '{instructions.Name}' instruction template" + (o.Instructions is null ? " (the one the training prompts carry, or the default)." : "."));
             if (rows.Count == 0)
@@ -200,12 +211,15 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             Log($"{rows.Count} pairs, {loop.StepsPerEpoch} steps per epoch, {loop.TotalSteps} steps (batch {o.BatchSize} x {o.GradientAccumulationSteps}).");
             RunWithProgress(loop, o.ShowProgress, progressChannel);
             progressChannel.Dispose();
+            metricsLog.Dispose();
 
-            if (o.OutputDirectory is not null && loop.History.Count > 0)
+            // The whole run's curves: after a resume, metrics.jsonl holds the steps before it too (this process only saw its own).
+            var curves = metricsPath is not null && File.Exists(metricsPath) ? MetricsLog.Read(metricsPath) : loop.History;
+            if (o.OutputDirectory is not null && curves.Count > 0)
             {
                 var png = Path.Combine(o.OutputDirectory, "training-curves.png");
-                MetricsPlot.Write(png, loop.History, TrainingMetricNames.Plotted, $"MPO training ({o.Loss.Terms.Count} loss terms, β {o.Loss.Beta})");
-                Log($"Curves: {png}");
+                MetricsPlot.Write(png, curves, TrainingMetricNames.Plotted, $"MPO training ({o.Loss.Terms.Count} loss terms, β {o.Loss.Beta})");
+                Log($"Curves: {png} (steps {curves[0].Step} to {curves[^1].Step})");
             }
 
             reference?.Dispose();
@@ -310,14 +324,14 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         }
         if (skipped.Count > 0)
             log($"Skipped rows: {string.Join(", ", skipped.Select(kv => $"{kv.Key} {kv.Value}"))}.");
-        // Truncation is TRL's (responses first, then prompt text) and silent per row; a run where it bites must say
-        // so, or a MaxLength that leaves one response token trains to a loss of 0 on nothing.
+        // Truncation (our rule, see PromptBuilder: responses first, then prompt text) is silent per row; a run where it
+        // bites must say so, or a MaxLength that leaves one response token trains on next to nothing.
         var truncated = rows.Where(r => r.Pair.Chosen.Truncation.IsTruncated || r.Pair.Rejected.Truncation.IsTruncated).ToList();
         if (truncated.Count > 0)
         {
             var first = truncated[0];
             var c = first.Pair.Chosen.Truncation;
-            log($"Warning: {truncated.Count} of {rows.Count} rows were cut to MaxLength {o.MaxLength} (first: row {first.RowIndex}, chosen lost " +
+            log($"Warning: {truncated.Count} of {rows.Count} rows were cut to MaxLength {o.MaxLength} (first: data row {first.RowIndex + 1}, chosen lost " +
                 $"{c.ResponseTokensRemoved + c.ClosingTokensRemoved} response and {c.PromptTokensRemoved} prompt tokens); raise MaxLength or shorten the prompts.");
         }
         return rows;

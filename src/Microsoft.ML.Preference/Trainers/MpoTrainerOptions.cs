@@ -205,6 +205,14 @@ public sealed partial class MpoTrainer
         /// <summary>Draw a console progress bar (Spectre.Console). Default true.</summary>
         public bool ShowProgress { get; set; } = true;
 
+        /// <summary>
+        /// The normal range of the loss and the gradient norm, as a multiple of their running medians over the earlier
+        /// steps (values up to 1 always count as normal). A step beyond it is logged as possible divergence, and a
+        /// non-finite loss later names the last checkpoint written before it (resuming from a later one would resume
+        /// diverged weights). Default 100; 0 turns the range off (then only non-finite values count).
+        /// </summary>
+        public double DivergenceFactor { get; set; } = 100;
+
         /// <summary>Stops training at the next step boundary, after writing a checkpoint.</summary>
         public CancellationToken CancellationToken { get; set; }
 

@@ -22,14 +22,17 @@ public sealed class ImageLoadException : Exception
     /// <summary>The image file (or the name given to the encoded bytes).</summary>
     public string Path { get; }
 
-    /// <summary>The data row, when the caller passed one.</summary>
+    /// <summary>The data row (0-based; messages count from 1), when the caller passed one.</summary>
     public int? RowIndex { get; }
+
+    /// <summary>The image's pixel count when it was refused for its size (above the pixel limit, or too large to hold); else null.</summary>
+    public long? Pixels { get; init; }
 
     /// <summary>What went wrong, without the file and row.</summary>
     public string Reason { get; }
 
     private static string Describe(string path, int? rowIndex, string reason) =>
         rowIndex is int row
-            ? $"Cannot load image '{path}' (row {row}): {reason}."
+            ? $"Cannot load image '{path}' (data row {(long)row + 1}): {reason}."
             : $"Cannot load image '{path}': {reason}.";
 }

@@ -26,6 +26,23 @@ public sealed record ImageTilingOptions
     /// <summary>Whether images are tiled; false gives every image one S×S tile.</summary>
     public bool DynamicImageSize { get; init; } = true;
 
+    /// <summary>
+    /// The most pixels an image file may have (read from its header before any pixel is decoded); a larger one is
+    /// refused, naming the file and its size (a bad row in training). Default 1,000,000,000 (e.g. 31623×31623).
+    /// PIL, which InternVL loads with, refuses above 178,956,970 (twice its <c>MAX_IMAGE_PIXELS</c>) to stop
+    /// decompression bombs; here decoding is bounded (see <see cref="FullDecodeMaxPixels"/>), so the limit only caps
+    /// decoding time.
+    /// </summary>
+    public long MaxImagePixels { get; init; } = 1_000_000_000;
+
+    /// <summary>
+    /// Images up to this many pixels are decoded whole and resized exactly as InternVL's PIL code does. A larger
+    /// image is decoded row by row at an integer-reduced scale (a box average, never below the size tiling resizes
+    /// it to), so memory stays near the reduced image whatever the file's size; its pixels then differ slightly from
+    /// PIL's. Default 64,000,000 (8000×8000: 256 MB of RGBA decoded whole).
+    /// </summary>
+    public long FullDecodeMaxPixels { get; init; } = 64_000_000;
+
     /// <summary>The options a model was configured (and trained) with.</summary>
     public static ImageTilingOptions FromConfig(InternVLConfig config)
     {
@@ -49,5 +66,9 @@ public sealed record ImageTilingOptions
             throw new ArgumentException($"MinTiles {MinTiles} must be at least 1.");
         if (MaxTiles < 1 || MaxTiles > DynamicTiling.MaxSupportedTiles)
             throw new ArgumentException($"MaxTiles {MaxTiles} must be between 1 and {DynamicTiling.MaxSupportedTiles}.");
+        if (MaxImagePixels < 1)
+            throw new ArgumentException($"MaxImagePixels {MaxImagePixels} must be at least 1.");
+        if (FullDecodeMaxPixels < 1)
+            throw new ArgumentException($"FullDecodeMaxPixels {FullDecodeMaxPixels} must be at least 1.");
     }
 }

@@ -63,7 +63,7 @@ public sealed class InternVLImageProcessor
     public IReadOnlyList<RgbImage> TileImages(RgbImage image, int imagesInRow = 1)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var plan = Plan(image.Width, image.Height, imagesInRow);
+        var plan = Plan(image.SourceWidth, image.SourceHeight, imagesInRow);
         var resized = PilBicubic.Resize(image, plan.ResizedWidth, plan.ResizedHeight);
         var tiles = plan.Boxes.Select(resized.Crop).ToList();
         if (plan.HasThumbnail)
@@ -95,8 +95,29 @@ public sealed class InternVLImageProcessor
         ArgumentNullException.ThrowIfNull(paths);
         var images = new RgbImage[paths.Count];
         for (int i = 0; i < images.Length; i++)
-            images[i] = ImageDecoder.Load(paths[i] ?? throw new ArgumentException($"Image path {i} is null.", nameof(paths)), rowIndex);
+            images[i] = Load(paths[i] ?? throw new ArgumentException($"Image path {i} is null.", nameof(paths)), rowIndex, paths.Count);
         return ProcessRow(images);
+    }
+
+    /// <summary>
+    /// Decodes an image file for tiling, within bounds: its size is read from the header first, a file above
+    /// <see cref="ImageTilingOptions.MaxImagePixels"/> is refused naming its size, and one above
+    /// <see cref="ImageTilingOptions.FullDecodeMaxPixels"/> is decoded at a reduced scale no smaller than its tiling
+    /// plan's resize (the result keeps the file's size in <see cref="RgbImage.SourceWidth"/>, which tiling plans from).
+    /// </summary>
+    /// <param name="path">The image file.</param>
+    /// <param name="rowIndex">The data row, named in errors.</param>
+    /// <param name="imagesInRow">The row's image count (it sets each image's tile budget).</param>
+    /// <exception cref="ImageLoadException">The file is missing, unreadable, not an image, corrupt, or above the pixel limit.</exception>
+    public RgbImage Load(string path, int? rowIndex = null, int imagesInRow = 1)
+    {
+        var (width, height) = ImageDecoder.ReadSize(path, rowIndex);
+        long pixels = (long)width * height;
+        // Small enough to decode whole (exactly as PIL), or refused on its header naming its size: no plan needed.
+        if (pixels <= Options.FullDecodeMaxPixels || pixels > Options.MaxImagePixels || width < 1 || height < 1)
+            return ImageDecoder.Load(path, rowIndex, new ImageDecodeBounds(Options.MaxImagePixels, long.MaxValue, 0, 0));
+        var plan = Plan(width, height, imagesInRow);
+        return ImageDecoder.Load(path, rowIndex, new ImageDecodeBounds(Options.MaxImagePixels, Options.FullDecodeMaxPixels, plan.ResizedWidth, plan.ResizedHeight));
     }
 
     /// <summary>The tiles of a row's ML.NET images, in order, each with the row's per-image budget.</summary>
@@ -116,7 +137,7 @@ public sealed class InternVLImageProcessor
         for (int i = 0; i < plans.Length; i++)
         {
             var image = images[i] ?? throw new ArgumentException($"Image {i} is null.", nameof(images));
-            plans[i] = Plan(image.Width, image.Height, images.Count, maxTiles);
+            plans[i] = Plan(image.SourceWidth, image.SourceHeight, images.Count, maxTiles);
         }
         int total = plans.Sum(p => p.NumTiles);
         int size = Options.TileSize;

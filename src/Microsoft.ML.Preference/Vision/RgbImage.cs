@@ -20,8 +20,26 @@ public sealed class RgbImage
             throw new ArgumentException($"A {width}x{height} RGB image has {(long)width * height * 3} bytes, not {rgb.LongLength}.", nameof(rgb));
         Width = width;
         Height = height;
+        SourceWidth = width;
+        SourceHeight = height;
         this.rgb = rgb;
     }
+
+    /// <summary>An image decoded at a reduced scale from a <paramref name="sourceWidth"/>×<paramref name="sourceHeight"/> file.</summary>
+    internal RgbImage(int width, int height, byte[] rgb, int sourceWidth, int sourceHeight) : this(width, height, rgb)
+    {
+        SourceWidth = sourceWidth;
+        SourceHeight = sourceHeight;
+    }
+
+    /// <summary>
+    /// The size of the file this was decoded from: the same as <see cref="Width"/>/<see cref="Height"/> unless a very
+    /// large image was decoded at a reduced scale, in which case tiling plans from this size (as InternVL would).
+    /// </summary>
+    public int SourceWidth { get; }
+
+    /// <inheritdoc cref="SourceWidth"/>
+    public int SourceHeight { get; }
 
     /// <summary>Width in pixels.</summary>
     public int Width { get; }
@@ -64,7 +82,7 @@ public sealed class RgbImage
     /// <remarks>
     /// <see cref="MLImage.CreateFromFile"/> decodes through <c>SKBitmap.Decode</c>, which premultiplies alpha, so
     /// semi-transparent pixels come out darker than PIL's; opaque images are the same. For PIL's exact values load
-    /// files with <see cref="ImageDecoder.Load"/>.
+    /// files with <see cref="ImageDecoder.Load(string, int?)"/>.
     /// </remarks>
     public static RgbImage FromMLImage(MLImage image)
     {

@@ -172,7 +172,7 @@ public class PromptBuilderQwen3Tests(Qwen3InternVLTokenizerFixture fixture) : IC
         Assert.Equal(1000, ex.MaxLength);
         Assert.Equal(7 * NumImageToken + 4, ex.ImageTokens);
         Assert.True(ex.MinimumLength > 7 * NumImageToken);
-        Assert.StartsWith("Row 17 cannot fit in 1000 tokens", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Row 18 cannot fit in 1000 tokens", ex.Message, StringComparison.Ordinal);
         Assert.Contains("1792 <IMG_CONTEXT>", ex.Message, StringComparison.Ordinal);
     }
 

@@ -45,7 +45,7 @@ public class PromptBuilderTests
     {
         var ex = Assert.Throws<PromptBuildException>(() => Builder().BuildPrompt("<image> w20 <image>", [1], rowIndex: 5));
         Assert.Equal(5, ex.RowIndex);
-        Assert.StartsWith("Row 5: its user text has 2 <image> placeholder(s) but 1 image(s) were given.", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Row 6: its user text has 2 <image> placeholder(s) but 1 image(s) were given.", ex.Message, StringComparison.Ordinal);
         var none = Assert.Throws<PromptBuildException>(() => Builder().BuildPrompt("w20 <image>"));
         Assert.StartsWith("The row: its user text has 1 <image>", none.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => Builder().BuildPrompt("w20", [0]));
@@ -75,9 +75,9 @@ public class PromptBuilderTests
     public void PromptsMustEndWithAUserTurn()
     {
         var ex = Assert.Throws<PromptBuildException>(() => Builder().BuildTraining([ChatMessage.User("w20"), ChatMessage.Assistant("w21")], "w22", rowIndex: 2));
-        Assert.Contains("Row 2: a prompt must end with a user turn", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Row 3: a prompt must end with a user turn", ex.Message, StringComparison.Ordinal);
         var order = Assert.Throws<PromptBuildException>(() => Builder().BuildPrompt([ChatMessage.Assistant("w21")], rowIndex: 3));
-        Assert.StartsWith("Row 3: Message 0 has role Assistant", order.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Row 4: Message 0 has role Assistant", order.Message, StringComparison.Ordinal);
         Assert.Throws<PromptBuildException>(() => Builder().BuildTraining("w20", "", rowIndex: 1));
     }
 
@@ -211,7 +211,7 @@ public class PromptBuilderTests
         Assert.Equal(4, ex.RowIndex);
         Assert.Equal(17, ex.MinimumLength);      // 21 ids minus 4 of user text
         Assert.Equal(4, ex.ImageTokens);
-        Assert.Contains("Row 4 cannot fit in 16 tokens", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Row 5 cannot fit in 16 tokens", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -266,6 +266,6 @@ public class PromptBuilderTests
         // "<img>" mapped to two ids: the builder checks that the markers are single ids before expanding.
         var encoder = new PromptEncoder(t => [.. Vocabulary.Encode(t.Replace("<img>", "w60 w61", StringComparison.Ordinal))], Pad, null, ImgStart, ImgEnd, Context);
         var ex = Assert.Throws<PromptBuildException>(() => Builder(encoder: encoder).BuildPrompt("w20", [1], rowIndex: 8));
-        Assert.StartsWith("Row 8: the tokenizer encodes \"<img></img>\" as [60, 61, 92]", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Row 9: the tokenizer encodes \"<img></img>\" as [60, 61, 92]", ex.Message, StringComparison.Ordinal);
     }
 }

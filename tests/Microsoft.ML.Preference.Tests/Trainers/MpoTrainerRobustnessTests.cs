@@ -70,7 +70,7 @@ public class MpoTrainerRobustnessTests
         using var model = ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(rows));
         var warning = Assert.Single(messages, m => m.Contains("cut to MaxLength", StringComparison.Ordinal));
         Assert.Contains("1 of 8 rows", warning);
-        Assert.Contains("row 5", warning);
+        Assert.Contains("data row 6", warning);
 
         messages.Clear();
         using var clean = ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(toy.Rows(8, seed: 4)));
@@ -165,7 +165,7 @@ public class MpoTrainerRobustnessTests
         var e = Assert.Throws<BadRowException>(() => ml.Preference.Trainers.Mpo(o).Fit(data));
         Assert.Equal(2, e.RowIndex);
         Assert.Equal(BadRowReason.MissingImage, e.Reason);
-        Assert.Contains("Row 2", e.Message);
+        Assert.Contains("Data row 3", e.Message);
         Assert.Contains("missing.png", e.Message);
 
         o.BadRows = BadRowPolicy.Skip;
@@ -198,8 +198,12 @@ public class MpoTrainerRobustnessTests
         o.OutputDirectory = Path.Combine(toy.Root, "out");
         var e = Assert.Throws<NonFiniteLossException>(() => ml.Preference.Trainers.Mpo(o).Fit(ml.Data.LoadFromEnumerable(toy.Rows(24, 3))));
         Assert.Equal(2, e.Step);
-        Assert.Equal(Path.Combine(o.OutputDirectory, "checkpoint-1"), e.LastCheckpoint);
+        // checkpoint-1 was written after the update that blew the weights up (its step's loss was computed before
+        // it): it is named as the one not to resume from, and no checkpoint is trusted.
+        Assert.Null(e.LastCheckpoint);
+        Assert.Equal(Path.Combine(o.OutputDirectory, "checkpoint-1"), e.NewestCheckpoint);
         Assert.Contains("not finite", e.Message);
+        Assert.Contains("No checkpoint was written before the loss and gradient norm left their normal range", e.Message);
         Assert.False(Directory.Exists(Path.Combine(o.OutputDirectory, "checkpoint-2")));
     }
 

@@ -34,7 +34,7 @@ public class ImageDecoderTests
         Assert.Equal(path, e.Path);
         Assert.Equal(17, e.RowIndex);
         Assert.Contains(path, e.Message);
-        Assert.Contains("row 17", e.Message);
+        Assert.Contains("data row 18", e.Message);
         Assert.Contains("does not exist", e.Message);
 
         var noRow = Assert.Throws<ImageLoadException>(() => ImageDecoder.Load(Path.Combine(dir.Path, "cat.png")));
@@ -70,7 +70,7 @@ public class ImageDecoderTests
         File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
         var e = Assert.Throws<ImageLoadException>(() => ImageDecoder.Load(cut, 9));
         Assert.Contains("cut." + extension, e.Message);
-        Assert.Contains("(row 9)", e.Message);
+        Assert.Contains("(data row 10)", e.Message);
         Assert.Contains("truncated", e.Message);
     }
 
@@ -99,7 +99,7 @@ public class ImageDecoderTests
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<ImageLoadException>(() => ImageDecoder.Load(path, 2));
         Assert.Contains("corrupt.png", e.Message);
-        Assert.Contains("(row 2)", e.Message);
+        Assert.Contains("(data row 3)", e.Message);
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public class ImageDecoderTests
         Assert.Contains("empty", Assert.Throws<ImageLoadException>(() => ImageDecoder.Load(empty)).Message);
         var folder = Assert.Throws<ImageLoadException>(() => ImageDecoder.Load(dir.Path, 0));
         Assert.Contains("folder", folder.Message);
-        Assert.Contains("(row 0)", folder.Message);
+        Assert.Contains("(data row 1)", folder.Message);
         Assert.Throws<ImageLoadException>(() => ImageDecoder.Load(""));
         Assert.Throws<ArgumentNullException>(() => ImageDecoder.Load(null!));
     }

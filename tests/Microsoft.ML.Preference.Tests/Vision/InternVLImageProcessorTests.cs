@@ -184,7 +184,7 @@ public class InternVLImageProcessorTests
         Assert.Equal(bad, e.Path);
         Assert.Equal(41, e.RowIndex);
         Assert.Contains("bad.jpg", e.Message);
-        Assert.Contains("row 41", e.Message);
+        Assert.Contains("data row 42", e.Message);
         Assert.Throws<ImageLoadException>(() => processor.Process(Path.Combine(dir.Path, "missing.png"), 2));
     }
 

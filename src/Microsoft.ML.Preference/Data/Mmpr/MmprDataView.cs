@@ -109,11 +109,8 @@ public sealed class MmprDataView : IDataView
 
     private static IEnumerable<(long LineNumber, string Line)> NonBlankLines(string path)
     {
-        using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true, new FileStreamOptions { BufferSize = 1 << 16, Options = FileOptions.SequentialScan });
-        long lineNumber = 0;
-        while (reader.ReadLine() is string line)
+        foreach (var (lineNumber, line) in Utf8Lines.Read(path))
         {
-            lineNumber++;
             if (!string.IsNullOrWhiteSpace(line))
                 yield return (lineNumber, line);
         }

@@ -45,7 +45,7 @@ public sealed record MmprDataset(string Name, string Root, string Annotation, do
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllText(metaJsonPath), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            document = JsonDocument.Parse(Utf8Lines.ReadAll(metaJsonPath), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {

@@ -32,7 +32,8 @@ internal static class MmprWriter
             throw new ArgumentOutOfRangeException(nameof(data), $"The image column '{im.Name}' is {im.Type}; SaveMmpr writes paths (text or a vector of text).");
 
         folder = Path.GetFullPath(folder);
-        Directory.CreateDirectory(folder);
+        // One writer per MMPR folder: a second is refused naming the holder (its meta.json and jsonl would interleave).
+        using var folderLock = Runtime.OutputLock.ForFolder(folder);
         // The root: the one given, or the deepest folder holding every image (a first pass over the data).
         string root = imageRoot is not null ? Path.TrimEndingDirectorySeparator(Path.GetFullPath(imageRoot)) : CommonFolder(ReadImages(data, image)) ?? folder;
 
@@ -116,7 +117,7 @@ internal static class MmprWriter
     {
         var full = Path.GetFullPath(path);
         if (!MmprLine.IsUnder(full, root))
-            throw new InvalidDataException($"Row {row}: image '{path}' is not under the image root '{root}'; LoadMmpr would refuse it. Pass an imageRoot that holds every image.");
+            throw new InvalidDataException($"Data row {row + 1}: image '{path}' is not under the image root '{root}'; LoadMmpr would refuse it. Pass an imageRoot that holds every image.");
         return Path.GetRelativePath(root, full).Replace(Path.DirectorySeparatorChar, '/');
     }
 

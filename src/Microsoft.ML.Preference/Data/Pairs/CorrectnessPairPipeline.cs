@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML.Preference.Evaluation;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Runtime;
 
 namespace Microsoft.ML.Preference.Data.Pairs;
 
@@ -149,6 +150,10 @@ public static class CorrectnessPairPipeline
             settings["answer_mode"] = options.AnswerMode.ToString();
         // Always written: files of earlier versions stored bare questions, so they must not be resumed into prompts.
         settings["instructions"] = options.Instructions.ToJson();
+        // One run per job file: a second is refused naming the holder; a killed run's lock is taken over.
+        using var jobLock = OutputLock.ForFile(options.OutputPath);
+        if (jobLock.TakeOverNotice is { } notice && options.ShowProgress)
+            Console.Error.WriteLine($"warning: {notice}");
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, judge, cap, onToken), "correctness pairs", options.Shard);
     }

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Text.Prompts;
+using Microsoft.ML.Preference.Runtime;
 
 namespace Microsoft.ML.Preference.Data.Pairs;
 
@@ -60,6 +61,10 @@ public static class DropoutNtpPipeline
         // Written only with a template, so that jobs of earlier versions (questions as given) still resume.
         if (options.Instructions is not null)
             settings["instructions"] = options.Instructions.ToJson();
+        // One run per job file: a second is refused naming the holder; a killed run's lock is taken over.
+        using var jobLock = OutputLock.ForFile(options.OutputPath);
+        if (jobLock.TakeOverNotice is { } notice && options.ShowProgress)
+            Console.Error.WriteLine($"warning: {notice}");
         return PairJobRunner.Run(rows, options.OutputPath, settings, options.ShowProgress, options.Progress, options.CancellationToken,
             (row, onToken) => Process(model, generator, row, options, onToken), "DropoutNTP pairs", options.Shard);
     }

@@ -13,12 +13,12 @@ public class PromptBuildException : InvalidOperationException
         RowIndex = rowIndex;
     }
 
-    /// <summary>The row at fault, when the caller gave one.</summary>
+    /// <summary>The row at fault (0-based; messages count from 1), when the caller gave one.</summary>
     public long? RowIndex { get; }
 
-    /// <summary>"Row 12" or "The row", to start messages.</summary>
+    /// <summary>"Row 12" (counted from 1, as a user counts data rows) or "The row", to start messages.</summary>
     internal static string RowName(long? rowIndex) =>
-        rowIndex is long r ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Row {r}") : "The row";
+        rowIndex is long r ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Row {r + 1}") : "The row";
 }
 
 /// <summary>

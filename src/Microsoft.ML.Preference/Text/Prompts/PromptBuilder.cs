@@ -17,11 +17,15 @@ namespace Microsoft.ML.Preference.Text.Prompts;
 /// user turns must hold exactly one placeholder per image, filled in order with the given tile counts.</para>
 /// <para>Only the final response is labelled; assistant turns inside a multi-turn prompt are context (TRL's
 /// prompt/completion split; InternVL's SFT preprocessing would label them too).</para>
-/// <para>Truncation to <see cref="MaxLength"/>: first the response keeps its start (its closing tokens go first, so a
-/// cut response does not end its turn and the model is not taught to stop mid-answer; labels stay on what is left),
-/// down to one token; then the prompt loses user text from its start (TRL's default <c>keep_end</c>; oldest turns
-/// first in a multi-turn prompt); image tokens, the system message, the template's text and the text this builder
-/// inserts around images are never cut. If that is not enough, <see cref="PromptTooLongException"/> names the row.</para>
+/// <para>Truncation to <see cref="MaxLength"/> follows a rule of this package's own: first the response keeps its
+/// start (its closing tokens go first, so a cut response does not end its turn and the model is not taught to stop
+/// mid-answer; labels stay on what is left), down to one token; then the prompt loses user text from its start
+/// (oldest turns first in a multi-turn prompt); image tokens, the system message, the template's text and the text
+/// this builder inserts around images are never cut. If that is not enough, <see cref="PromptTooLongException"/>
+/// names the row. This is not TRL's rule: TRL 0.27.2's DPO trainer (trl/trainer/dpo_trainer.py) cuts the prompt
+/// to <c>max_prompt_length</c> keeping its end, then the whole sequence by <c>truncation_mode</c> (keep_end by
+/// default), which may cut image tokens; InternVL's MPO scripts set max_seq_length and never cut images.
+/// A pair whose responses become identical after the cut is refused by the trainer (a bad row).</para>
 /// </remarks>
 public sealed class PromptBuilder
 {

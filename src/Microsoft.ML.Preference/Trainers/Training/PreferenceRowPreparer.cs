@@ -34,8 +34,8 @@ internal sealed class PreferenceRowPreparer
         if (example.Chosen.Trim() == example.Rejected.Trim())
             throw new BadRowException(row, BadRowReason.ChosenEqualsRejected, "chosen and rejected are the same text");
 
-        var images = VisionLanguageModel.DecodeImages(example.Images, row);
-        var tiles = images.Select(i => _vlm.Images.Plan(i.Width, i.Height, images.Count, example.MaxDynamicPatch).NumTiles).ToArray();
+        var images = VisionLanguageModel.DecodeImages(example.Images, row, _vlm.Images);
+        var tiles = images.Select(i => _vlm.Images.Plan(i.SourceWidth, i.SourceHeight, images.Count, example.MaxDynamicPatch).NumTiles).ToArray();
         try
         {
             var pair = _vlm.Prompts.BuildPair(example.Prompt, example.Chosen, example.Rejected, tiles.Length == 0 ? null : tiles, row);
@@ -46,6 +46,12 @@ internal sealed class PreferenceRowPreparer
             if (chosen != expected || rejected != expected)
                 throw new BadRowException(row, BadRowReason.ImagePlaceholderMismatch,
                     $"the text holds image tokens of its own ({Math.Max(chosen, rejected)} <IMG_CONTEXT> for {expected} image tokens)");
+            // Truncation keeps each response's start: two responses that differ only after the cut become one sequence,
+            // a pair with no preference signal (its DPO margin is 0 by construction), so it is a bad row, not a training row.
+            if (pair.Chosen.InputIds.SequenceEqual(pair.Rejected.InputIds))
+                throw new BadRowException(row, BadRowReason.IdenticalAfterTruncation, _vlm.Prompts.MaxLength is int max
+                    ? $"chosen and rejected differ only after the first {pair.Chosen.InputIds.Count} tokens, which is all MaxLength {max} keeps of them; raise MaxLength or shorten the prompt"
+                    : "chosen and rejected encode to the same tokens");
             if (_rejectedSpan == RejectedSpan.FirstDivergentStep)
                 pair = FirstDivergentStep.Apply(pair, EndsStep);
             return new PreparedRow(example, tiles, pair);
@@ -73,7 +79,7 @@ internal sealed class PreferenceRowPreparer
     {
         if (row.Example.Images.Count == 0)
             return null;
-        var images = VisionLanguageModel.DecodeImages(row.Example.Images, row.RowIndex);
+        var images = VisionLanguageModel.DecodeImages(row.Example.Images, row.RowIndex, _vlm.Images);
         var tiles = _vlm.Images.ProcessRow(images, row.Example.MaxDynamicPatch);
         if (!tiles.TilesPerImage.SequenceEqual(row.TilesPerImage))
         {

@@ -55,6 +55,8 @@ internal sealed class PreferenceTrainingLoop
 
     public string? LastCheckpoint { get; private set; }
 
+    private DivergenceWatch _watch = null!;
+
     public IReadOnlyList<TrainingMetrics> History => _history;
 
     private readonly List<TrainingMetrics> _history = new();
@@ -66,6 +68,7 @@ internal sealed class PreferenceTrainingLoop
         var schedule = new LearningRateSchedule(_o.LearningRate,
             _o.WarmupSteps ?? (int)Math.Ceiling(_o.WarmupRatio * TotalSteps), TotalSteps, _o.Schedule);
         int start = 0;
+        _watch = new DivergenceWatch(_o.DivergenceFactor, _s.ResumeCheckpoint);
         if (_s.ResumeCheckpoint is { } resume)
         {
             var state = TrainingCheckpoint.ReadState(resume);
@@ -76,6 +79,12 @@ internal sealed class PreferenceTrainingLoop
                 _s.Loss.RunningMoments.Restore(state.Bco);
             start = state.Step;
             LastCheckpoint = resume;
+            if (start >= TotalSteps)
+            {
+                // A finished run (or a retry after the last checkpoint): nothing to do, and nothing to write again.
+                _s.Report($"{resume} is the end of the run (step {start} of {TotalSteps}): training had already finished.", null);
+                return;
+            }
             _s.Report($"Resumed from {resume} at step {start} of {TotalSteps}.", null);
         }
         else
@@ -100,6 +109,8 @@ internal sealed class PreferenceTrainingLoop
             }
             var metrics = Step(step, optimizer, schedule.RateAt(step));
             _history.Add(metrics);
+            if (_watch.Observe(step + 1, metrics["loss"], metrics["grad_norm"]) is { } warning)
+                _s.Report(warning, null);
             if (_o.ReferenceSyncSteps > 0 && (step + 1) % _o.ReferenceSyncSteps == 0 && _s.Reference is FrozenModelReference frozen)
                 frozen.SyncFrom(policy, _o.ReferenceSyncMixup);
             bool last = step + 1 == TotalSteps;
@@ -129,7 +140,7 @@ internal sealed class PreferenceTrainingLoop
             var loss = Forward(batch, sums, step: step + 1);
             double value = loss.item<float>();
             if (!double.IsFinite(value))
-                throw new NonFiniteLossException(step + 1, "the loss", batch.RowIndices, LastCheckpoint);
+                throw Diverged(step + 1, "the loss", batch.RowIndices);
             (loss / _o.GradientAccumulationSteps).backward();
             optimizer.AfterBackward();
         }
@@ -137,7 +148,7 @@ internal sealed class PreferenceTrainingLoop
         if (!double.IsFinite(gradNorm))
         {
             optimizer.ZeroGrad();
-            throw new NonFiniteLossException(step + 1, "the gradient norm", [], LastCheckpoint);
+            throw Diverged(step + 1, "the gradient norm", []);
         }
         optimizer.Step(learningRate);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -162,7 +173,7 @@ internal sealed class PreferenceTrainingLoop
         var (policyLp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding);
         // Checked before any loss state (the BCO running mean) can take the bad values in.
         if (!policyLp.Sums.isfinite().all().item<bool>())
-            throw new NonFiniteLossException(step, "the policy log-probs", batch.RowIndices, LastCheckpoint);
+            throw Diverged(step, "the policy log-probs", batch.RowIndices);
         int b = batch.Pairs;
         var pc = policyLp.Sums.narrow(0, 0, b);
         var pr = policyLp.Sums.narrow(0, b, b);
@@ -209,7 +220,7 @@ internal sealed class PreferenceTrainingLoop
     {
         var (lp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding, chosenOnly: true);
         if (!lp.Sums.isfinite().all().item<bool>())
-            throw new NonFiniteLossException(step, "the policy log-probs", batch.RowIndices, LastCheckpoint);
+            throw Diverged(step, "the policy log-probs", batch.RowIndices);
         long vocab = _s.Policy.Model.Config.Language.VocabSize;
         sums.Add("logits/chosen", logitSums.sum().item<float>() / (lp.Counts.sum().item<long>() * (double)vocab), 1);
         sums.Add("logps/chosen", lp.Sums.mean().item<float>(), 1);
@@ -293,9 +304,14 @@ internal sealed class PreferenceTrainingLoop
             LastMetrics = _history.Count == 0 ? new() : _history[^1].Values.ToDictionary(kv => kv.Key, kv => kv.Value),
         };
         LastCheckpoint = TrainingCheckpoint.Save(_o.OutputDirectory, state, optimizer, _s.WriteCheckpointContents);
+        _watch.Saved(LastCheckpoint, step);
         _s.Report($"Checkpoint written: {LastCheckpoint}", null);
         return LastCheckpoint;
     }
+
+    /// <summary>The error for a non-finite value: it names the last checkpoint written before training left its normal range.</summary>
+    private NonFiniteLossException Diverged(int step, string what, IReadOnlyList<long> rows) =>
+        new(step, what, rows, _watch.LastTrusted, _watch.Newest, _watch.LeftRangeAt);
 
     /// <summary>Running sums of per-micro-batch figures, averaged into a step's metrics.</summary>
     private sealed class MetricSums

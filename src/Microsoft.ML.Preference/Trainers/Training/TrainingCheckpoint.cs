@@ -36,6 +36,7 @@ internal static class TrainingCheckpoint
     public const string AdapterFolder = "adapter";
     public const string ReferenceFolder = "reference";
     public const string Prefix = "checkpoint-";
+    public const string TemporaryMarker = ".tmp-";
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -45,7 +46,7 @@ internal static class TrainingCheckpoint
     public static string Save(string outputDirectory, TrainerState state, ITrainingOptimizer optimizer, Action<string> writeContents)
     {
         var final = PathFor(outputDirectory, state.Step);
-        var temp = final + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        var temp = final + TemporaryMarker + Guid.NewGuid().ToString("N")[..8];
         Directory.CreateDirectory(temp);
         try
         {
@@ -65,6 +66,24 @@ internal static class TrainingCheckpoint
                 Directory.Delete(temp, recursive: true);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Deletes the temporary folders (<c>checkpoint-N.tmp-*</c>) of checkpoint writes that never finished (a kill or a
+    /// full disk during <see cref="Save"/>; each can be gigabytes) and returns their names. Only call it while holding
+    /// the folder's <see cref="Runtime.OutputLock"/>: a live run's write in progress looks the same.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveUnfinished(string outputDirectory)
+    {
+        if (!Directory.Exists(outputDirectory))
+            return [];
+        var removed = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories(outputDirectory, Prefix + "*" + TemporaryMarker + "*").ToList())
+        {
+            Directory.Delete(dir, recursive: true);
+            removed.Add(dir);
+        }
+        return removed;
     }
 
     /// <summary>The folder named by <paramref name="resumeFrom"/>: a path, or "latest" in <paramref name="outputDirectory"/>.</summary>
