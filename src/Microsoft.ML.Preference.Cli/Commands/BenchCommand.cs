@@ -20,6 +20,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Generate());
         bench.Subcommands.Add(Train());
         bench.Subcommands.Add(Share());
+        bench.Subcommands.Add(BaseStep());
         bench.Subcommands.Add(LoadCommand());
         return bench;
     }
@@ -87,6 +88,36 @@ internal static class BenchCommand
         return command;
     }
 
+    private static Command BaseStep()
+    {
+        var steps = new Option<int>("--steps") { Description = "steps to profile", DefaultValueFactory = _ => 300 };
+        var output = new Option<string>("--output") { Description = "folder of the quickstart's data and tiny model (reused when present)", DefaultValueFactory = _ => "bench-output/base-step" };
+        var losses = new Option<string?>("--losses") { Description = "write every step's loss (round-trip format) to this file, to compare two builds byte for byte" };
+        var command = new Command("base-step", "Where the quickstart's base training step spends its time: its data, model and trainer settings, a few hundred steps, " +
+            "time per phase.") { steps, output, losses };
+        command.SetAction(parse =>
+        {
+            int n = parse.GetValue(steps);
+            if (n < 1)
+            {
+                AnsiConsole.MarkupLine("[red]--steps must be at least 1.[/]");
+                return 2;
+            }
+            var r = BaseStepBenchmark.Run(parse.GetValue(output)!, n, s => AnsiConsole.WriteLine(s));
+            var table = new Table().AddColumns("phase", "ms per step", "share of the step");
+            double perStep = r.Seconds / r.Steps;
+            foreach (var (phase, seconds, _) in r.Phases)
+                table.AddRow(Markup.Escape(phase), $"{seconds / r.Steps * 1000:F2}", $"{seconds / r.Seconds:P1}");
+            AnsiConsole.Write(table);
+            AnsiConsole.WriteLine($"{r.Steps} steps: {perStep * 1000:F1} ms per step ({r.TokensPerStep:F0} tokens), {r.Steps / r.Seconds * 60:F0} steps a minute; " +
+                $"loss at the last step {r.Losses[^1].ToString("R", CultureInfo.InvariantCulture)}");
+            if (parse.GetValue(losses) is { } path)
+                BaseStepBenchmark.WriteLosses(path, r.Losses);
+            return 0;
+        });
+        return command;
+    }
+
     private static Command LoadCommand()
     {
         var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 600 };
@@ -103,10 +134,17 @@ internal static class BenchCommand
     private static Command Generate()
     {
         var config = ConfigOption();
-        var command = new Command("generate", "Prefill and decode tokens/s of greedy generation with the KV cache (random weights).") { config };
+        var samples = new Option<string?>("--samples")
+        {
+            Description = "comma-separated K values (e.g. 1,8,32): K samples of one prompt as one request, one prefill each; " +
+                "prints the time to the first token and the decode time per step for each K",
+        };
+        var command = new Command("generate", "Prefill and decode tokens/s of greedy generation with the KV cache (random weights).") { config, samples };
         command.SetAction(parse =>
         {
             var bench = Load(parse, config);
+            if (parse.GetValue(samples) is { } list)
+                return SampleCounts(list, bench);
             AnsiConsole.WriteLine($"bench generate: {bench.Pairs} prompts x {bench.PromptTokens} tokens ({bench.TilesPerSample} tile each), {bench.ChosenTokens} new tokens, greedy, float32, cpu, {bench.Threads} threads");
             var r = GenerationBenchmark.Run(bench);
             var table = new Table().AddColumns("figure", "value");
@@ -117,6 +155,29 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    private static int SampleCounts(string list, BenchConfig bench)
+    {
+        var counts = new List<int>();
+        foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k < 1)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]--samples: '{part}' is not a sample count (a positive integer).[/]");
+                return 2;
+            }
+            counts.Add(k);
+        }
+        AnsiConsole.WriteLine($"bench generate --samples: 1 prompt x {bench.PromptTokens} tokens ({bench.TilesPerSample} tile), K samples as one request, " +
+            $"{bench.ChosenTokens} new tokens, temperature 0.7, top-k 50, float32, cpu, {bench.Threads} threads");
+        var results = GenerationBenchmark.RunSamples(bench, counts);
+        var table = new Table().AddColumns("K", "time to first token", $"vs K = {results[0].Samples}", "decode per step (all K rows)", "decode tokens/s");
+        foreach (var r in results)
+            table.AddRow($"{r.Samples}", $"{r.FirstTokenSeconds * 1000:F1} ms", $"{r.FirstTokenSeconds / results[0].FirstTokenSeconds:F2}x",
+                $"{r.DecodeStepSeconds * 1000:F2} ms", $"{r.Samples / r.DecodeStepSeconds:F0}");
+        AnsiConsole.Write(table);
+        return 0;
     }
 
     private static Command Train()

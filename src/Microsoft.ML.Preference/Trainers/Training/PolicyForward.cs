@@ -63,8 +63,10 @@ internal static class PolicyForward
         }
         else
             vision = model.VisionTokens(torch.cat([batch.PairTiles, batch.PairTiles]), null, device);
+        StepProfile.Lap("forward: vision tower");
         var embeds = model.InputEmbeddings(inputIds, vision);
         var hidden = model.LanguageModel.HiddenStates(embeds, mask, exactPaddingRows: false);
+        StepProfile.Lap("forward: embeddings and decoder");
         // Only positions that predict a labelled token need logits: start one before the earliest label of the
         // batch (the prompt, usually most of a multimodal sequence, never reaches the [.., V] head).
         long start = FirstScoredPosition(allLabels);

@@ -98,6 +98,7 @@ internal sealed class PreferenceTrainingLoop
                 var saved = Save(step, optimizer);
                 throw new TrainingCanceledException(step, saved, _o.CancellationToken);
             }
+            StepProfile.Mark();
             var metrics = Step(step, optimizer, schedule.RateAt(step));
             _history.Add(metrics);
             if (_o.ReferenceSyncSteps > 0 && (step + 1) % _o.ReferenceSyncSteps == 0 && _s.Reference is FrozenModelReference frozen)
@@ -107,6 +108,7 @@ internal sealed class PreferenceTrainingLoop
                 Evaluate(metrics);
             _s.Report(metrics.Summary(), metrics);
             stepProgress?.Invoke(step + 1, TotalSteps);
+            StepProfile.Lap("report and progress");
             if (_o.OutputDirectory is not null && !last && _o.SaveSteps > 0 && (step + 1) % _o.SaveSteps == 0)
                 Save(step + 1, optimizer);
         }
@@ -128,19 +130,24 @@ internal sealed class PreferenceTrainingLoop
             using var scope = torch.NewDisposeScope();
             using var batch = MakeBatch(rows);
             tokens += batch.Tokens;
+            StepProfile.Lap("batch (rows, images, tensors)");
             var loss = Forward(batch, sums, step: step + 1);
             double value = loss.item<float>();
             if (!double.IsFinite(value))
                 throw new NonFiniteLossException(step + 1, "the loss", batch.RowIndices, LastCheckpoint);
+            StepProfile.Lap("loss and metrics");
             (loss / _o.GradientAccumulationSteps).backward();
+            StepProfile.Lap("backward");
         }
         double gradNorm = torch.nn.utils.clip_grad_norm_(_s.Trainable, _o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
+        StepProfile.Lap("gradient clipping");
         if (!double.IsFinite(gradNorm))
         {
             optimizer.zero_grad();
             throw new NonFiniteLossException(step + 1, "the gradient norm", [], LastCheckpoint);
         }
         optimizer.step();
+        StepProfile.Lap("optimizer step");
         double seconds = clock.Elapsed.TotalSeconds;
 
         var metrics = sums.ToMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, prefix: "");
@@ -149,6 +156,7 @@ internal sealed class PreferenceTrainingLoop
         metrics.Set("tokens_per_second", tokens / seconds);
         metrics.Set("step_seconds", seconds);
         metrics.Set("peak_rss_gib", Runtime.ProcessMemory.PeakResidentBytes() / (1024.0 * 1024 * 1024));
+        StepProfile.Lap("report and progress");
         return metrics;
     }
 
@@ -160,7 +168,9 @@ internal sealed class PreferenceTrainingLoop
         // The reference first: its no-grad activations are freed before the policy's (kept for backward) pile up,
         // so the two never add to the peak.
         var reference = _o.UseOrpo ? null : _s.Reference!.Compute(batch);
+        StepProfile.Lap("reference log-probs");
         var (policyLp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding);
+        StepProfile.Lap("forward: log-probs");
         // Checked before any loss state (the BCO running mean) can take the bad values in.
         if (!policyLp.Sums.isfinite().all().item<bool>())
             throw new NonFiniteLossException(step, "the policy log-probs", batch.RowIndices, LastCheckpoint);
@@ -209,6 +219,7 @@ internal sealed class PreferenceTrainingLoop
     private Tensor ForwardSftOnly(PreferenceBatch batch, MetricSums sums, PreferenceLoss loss, int step)
     {
         var (lp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding, chosenOnly: true);
+        StepProfile.Lap("forward: log-probs");
         if (!lp.Sums.isfinite().all().item<bool>())
             throw new NonFiniteLossException(step, "the policy log-probs", batch.RowIndices, LastCheckpoint);
         long vocab = _s.Policy.Model.Config.Language.VocabSize;
