@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Cli.Benchmarks;
 
 /// <summary>What <see cref="BaseStepBenchmark.Run"/> measured.</summary>
 internal sealed record BaseStepResult(int Steps, double Seconds, IReadOnlyList<(string Phase, double Seconds, long Count)> Phases,
-    IReadOnlyList<double> Losses, double TokensPerStep);
+    IReadOnlyList<double> Losses, double TokensPerStep, IReadOnlyDictionary<string, long> Counters);
 
 /// <summary>
 /// The quickstart's base step in isolation: its data and tiny model (steps 1-2 of the quickstart, default sizes and
@@ -37,7 +37,7 @@ internal static class BaseStepBenchmark
             double seconds = clock.Elapsed.TotalSeconds;
             var history = model.TrainingHistory;
             double tokens = history.Average(m => m["tokens_per_second"] * m["step_seconds"]);
-            return new BaseStepResult(history.Count, history.Sum(m => m["step_seconds"]), profile.Phases, history.Select(m => m["loss"]).ToList(), tokens);
+            return new BaseStepResult(history.Count, history.Sum(m => m["step_seconds"]), profile.Phases, history.Select(m => m["loss"]).ToList(), tokens, profile.Counters);
         }
         finally
         {

@@ -109,6 +109,8 @@ internal static class BenchCommand
             foreach (var (phase, seconds, _) in r.Phases)
                 table.AddRow(Markup.Escape(phase), $"{seconds / r.Steps * 1000:F2}", $"{seconds / r.Seconds:P1}");
             AnsiConsole.Write(table);
+            foreach (var (name, total) in r.Counters)
+                AnsiConsole.WriteLine($"{name}: {(double)total / r.Steps:F0} per step");
             AnsiConsole.WriteLine($"{r.Steps} steps: {perStep * 1000:F1} ms per step ({r.TokensPerStep:F0} tokens), {r.Steps / r.Seconds * 60:F0} steps a minute; " +
                 $"loss at the last step {r.Losses[^1].ToString("R", CultureInfo.InvariantCulture)}");
             if (parse.GetValue(losses) is { } path)

@@ -38,6 +38,18 @@ internal sealed class StepProfile
     /// <summary>Charges the time since the last mark to <paramref name="phase"/>.</summary>
     public static void Lap(string phase) => _current?.Add(phase);
 
+    /// <summary>Adds <paramref name="value"/> to the counter <paramref name="name"/> (e.g. positions through the decoder).</summary>
+    public static void Count(string name, long value)
+    {
+        if (_current is { } p)
+            p._counters[name] = p._counters.GetValueOrDefault(name) + value;
+    }
+
+    private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
+
+    /// <summary>The counters' totals.</summary>
+    public IReadOnlyDictionary<string, long> Counters => _counters;
+
     /// <summary>Seconds and marks per phase, in the order phases were first seen.</summary>
     public IReadOnlyList<(string Phase, double Seconds, long Count)> Phases => _order.Select(p => (p, _phases[p].Seconds, _phases[p].Count)).ToList();
 
