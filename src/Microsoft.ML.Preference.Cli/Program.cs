@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Preference.Cli.Commands;
+using Microsoft.ML.Preference.Runtime;
 
 namespace Microsoft.ML.Preference.Cli;
 
@@ -12,12 +13,32 @@ public static class Program
         Recursive = true,
     };
 
+    /// <summary>
+    /// <c>--threads N</c> on every command: libtorch's intra-op threads. Without it the package runs one per core this
+    /// process may use (affinity and cgroup quota); the benchmarks keep their configuration's count.
+    /// </summary>
+    internal static readonly Option<int?> ThreadsOption = new("--threads")
+    {
+        Description = "libtorch threads (default: the cores this process may use, from its affinity and cgroup CPU quota)",
+        Recursive = true,
+        Validators =
+        {
+            r =>
+            {
+                if (r.GetValueOrDefault<int?>() is int n && n < 1)
+                    r.AddError($"--threads must be at least 1, not {n}.");
+            },
+        },
+    };
+
     public static int Main(string[] args)
     {
         try
         {
             var parse = BuildRoot().Parse(args);
             CliErrors.Verbose = parse.GetValue(Verbose);
+            if (parse.Errors.Count == 0 && parse.GetValue(ThreadsOption) is int threads)
+                TorchThreads.Apply(threads, "--threads");
             return parse.Invoke();
         }
         catch (Exception e)
@@ -31,6 +52,7 @@ public static class Program
     {
         var root = new RootCommand("mpo: Mixed Preference Optimization for vision-language models on ML.NET and TorchSharp.");
         root.Options.Add(Verbose);
+        root.Options.Add(ThreadsOption);
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(QuickstartCommand.CreateAblation());
         root.Subcommands.Add(DoctorCommand.Create());

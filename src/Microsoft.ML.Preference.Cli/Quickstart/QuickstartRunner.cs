@@ -94,11 +94,8 @@ internal sealed partial class QuickstartRunner
         return (data, baseDir, baseHistory, BuildPairs(data, baseDir));
     }
 
-    /// <summary>
-    /// Steps 1-3: data, tiny model and base model. A base already in the output folder is reused when it was made with
-    /// the same settings (its curve then comes from its metrics log); one made with other settings is refused.
-    /// </summary>
-    public (SyntheticReasoningDataset Data, string BaseDir, IReadOnlyList<TrainingMetrics> BaseHistory) PrepareBase()
+    /// <summary>Steps 1-2: the synthetic data and the tiny untrained model with its tokenizer (the base's starting point).</summary>
+    internal (SyntheticReasoningDataset Data, string ModelDir) PrepareDataAndModel()
     {
         Directory.CreateDirectory(_o.OutputFolder);
         AnsiConsole.MarkupLineInterpolated($"[bold]MPO quickstart[/]: seed {_o.Seed}, output {Path.GetFullPath(_o.OutputFolder)}");
@@ -121,6 +118,16 @@ internal sealed partial class QuickstartRunner
             Hidden = _o.Hidden, Layers = _o.Layers, Heads = 4, Merges = _o.TokenizerMerges, Seed = _o.Seed,
             VisionHidden = _o.VisionHidden, VisionLayers = _o.VisionLayers,
         });
+        return (data, modelDir);
+    }
+
+    /// <summary>
+    /// Steps 1-3: data, tiny model and base model. A base already in the output folder is reused when it was made with
+    /// the same settings (its curve then comes from its metrics log); one made with other settings is refused.
+    /// </summary>
+    public (SyntheticReasoningDataset Data, string BaseDir, IReadOnlyList<TrainingMetrics> BaseHistory) PrepareBase()
+    {
+        var (data, modelDir) = PrepareDataAndModel();
 
         Step("3/6 the base model: SFT on rationales (CoT) and answers (Direct)");
         // Without the short-answer stage the first stage is the base; with it, the first stage keeps a folder of its own.
@@ -253,14 +260,8 @@ internal sealed partial class QuickstartRunner
     public IReadOnlyList<TrainingMetrics> Train(string modelPath, IReadOnlyList<PairRow> rows, PreferenceLossOptions loss, int epochs, double lr,
         string saveTo, string name, Action<MpoTrainer.Options>? change = null)
     {
-        var options = new MpoTrainer.Options
-        {
-            ModelPath = modelPath, Loss = loss, NumberOfEpochs = epochs, LearningRate = lr, BatchSize = 8, WarmupRatio = 0.05,
-            FreezeVision = false, MaxLength = 256, Seed = _o.Seed, SystemMessage = _o.SystemMessage, Device = "cpu",
-            OutputDirectory = RunFolder(name), ShowProgress = true, CancellationToken = _cancel,
-            // The settings the quickstart's table was measured with (the defaults now follow InternVL2's MPO script).
-            WeightDecay = 0, DType = "float32", GradientCheckpointing = false, VisionDropPathRate = null,
-        };
+        var options = TrainerOptions(modelPath, loss, epochs, lr);
+        options.OutputDirectory = RunFolder(name);
         change?.Invoke(options);
         ConfigureTraining?.Invoke(options);
         var trainer = _ml.Preference.Trainers.Mpo(options);
@@ -270,6 +271,16 @@ internal sealed partial class QuickstartRunner
         AnsiConsole.WriteLine($"   {name}: {model.TrainingHistory.Count} steps, final loss {last["loss"]:F3}");
         return model.TrainingHistory;
     }
+
+    /// <summary>The trainer settings every quickstart training run shares (the base-step benchmark profiles the same).</summary>
+    internal MpoTrainer.Options TrainerOptions(string modelPath, PreferenceLossOptions loss, int epochs, double lr) => new()
+    {
+        ModelPath = modelPath, Loss = loss, NumberOfEpochs = epochs, LearningRate = lr, BatchSize = 8, WarmupRatio = 0.05,
+        FreezeVision = false, MaxLength = 256, Seed = _o.Seed, SystemMessage = _o.SystemMessage, Device = "cpu",
+        ShowProgress = true, CancellationToken = _cancel,
+        // The settings the quickstart's table was measured with (the defaults now follow InternVL2's MPO script).
+        WeightDecay = 0, DType = "float32", GradientCheckpointing = false, VisionDropPathRate = null,
+    };
 
     private string RunFolder(string name) => Path.Combine(_o.OutputFolder, "runs", name);
 

@@ -12,6 +12,8 @@ public sealed class TokenSampler : IDisposable
 {
     private readonly GenerationOptions _options;
     private readonly Generator? _generator;
+    // With per-request seeds: each group of consecutive rows and its own generator (null: one generator for all rows).
+    private readonly (int Rows, Generator Generator)[]? _groups;
 
     // Held for every call that reads them (see HeldScalars): the temperature and top-p's 1 − p.
     private readonly Scalar _temperature;
@@ -26,6 +28,16 @@ public sealed class TokenSampler : IDisposable
         _dropUpTo = (1 - options.TopP).ToScalar();
         if (options.Sampling)
             _generator = new Generator((ulong)options.Seed, device);
+    }
+
+    /// <summary>
+    /// Creates a sampler whose rows come in groups, each drawn from a generator of its own seeded by the group's seed
+    /// (the rows of one request, so that a request batched with others draws what it would draw alone).
+    /// </summary>
+    public TokenSampler(GenerationOptions options, Device device, IReadOnlyList<(int Rows, long Seed)> groups) : this(options, device)
+    {
+        if (options.Sampling)
+            _groups = groups.Select(g => (g.Rows, new Generator((ulong)g.Seed, device))).ToArray();
     }
 
     /// <summary>The next token id of every row [B].</summary>
@@ -51,13 +63,26 @@ public sealed class TokenSampler : IDisposable
             scores = scores.masked_fill(dropInVocabOrder, HeldScalars.NegativeInfinity);
         }
         var probabilities = scores.softmax(-1);
-        return torch.multinomial(probabilities, 1, generator: _generator).squeeze(-1).MoveToOuterDisposeScope();
+        if (_groups is null)
+            return torch.multinomial(probabilities, 1, generator: _generator).squeeze(-1).MoveToOuterDisposeScope();
+        var draws = new List<Tensor>(_groups.Length);
+        long start = 0;
+        foreach (var (rows, generator) in _groups)
+        {
+            draws.Add(torch.multinomial(probabilities.narrow(0, start, rows), 1, generator: generator));
+            start += rows;
+        }
+        if (start != probabilities.shape[0])
+            throw new ArgumentException($"The sampler's groups cover {start} rows; the logits have {probabilities.shape[0]}.", nameof(logits));
+        return torch.cat(draws).squeeze(-1).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
         _generator?.Dispose();
+        foreach (var (_, generator) in _groups ?? [])
+            generator.Dispose();
         _temperature.Dispose();
         _dropUpTo.Dispose();
     }

@@ -53,24 +53,56 @@ public sealed class VisionLanguageGenerator
         if (options.StopStrings.Count > 0 && _tokenizer is null)
             throw new ArgumentException("GenerationOptions.StopStrings need a tokenizer to decode the text.");
         var device = _model.parameters().First().device;
-        int rows = requests.Count;
+        foreach (var (request, index) in requests.Select((r, i) => (r, i)))
+            if (request.Samples < 1)
+                throw new ArgumentException($"Request {index} asks for {request.Samples} samples; at least 1.", nameof(requests));
+        // Row r of the results continues prompt promptOfRow[r]: each request's samples in turn.
+        var promptOfRow = requests.SelectMany((r, i) => Enumerable.Repeat((long)i, r.Samples)).ToArray();
+        int rows = promptOfRow.Length;
         var stopIds = new HashSet<int>(_stopIds.Concat(options.StopTokenIds));
-        var states = requests.Select(_ => new RowState()).ToArray();
+        var states = promptOfRow.Select(_ => new RowState()).ToArray();
 
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var (ids, mask) = LeftPad(requests, device);
         var positions = mask.cumsum(-1).Plus(HeldScalars.MinusOne).clamp_min(HeldScalars.Zero);
         long promptLength = ids.shape[1];
-        using var cache = _model.LanguageModel.CreateCache(rows, promptLength + options.MaxNewTokens, device);
-        using var sampler = new TokenSampler(options, device);
+        long capacity = promptLength + options.MaxNewTokens;
+        bool expand = rows != requests.Count;
+        // Each distinct prompt is prefilled once; with several samples its cache row is then copied to every sample's row.
+        var cache = _model.LanguageModel.CreateCache(requests.Count, expand ? promptLength : capacity, device);
+        try
+        {
+            using var sampler = requests.Any(r => r.Seed is not null)
+                ? new TokenSampler(options, device, requests.Select(r => (r.Samples, r.Seed ?? options.Seed)).ToList())
+                : new TokenSampler(options, device);
 
-        var tiles = requests.Where(r => r.Tiles is not null && r.Tiles.shape[0] > 0).Select(r => r.Tiles!.to(device)).ToList();
-        var pixels = tiles.Count == 0 ? null : torch.cat(tiles);
-        var embeds = _model.InputEmbeddings(ids, _model.VisionTokens(pixels, null, device));
-        var logits = LastLogits(embeds, mask, positions, cache);
-        var lastPosition = positions.narrow(1, promptLength - 1, 1);
+            var tiles = requests.Where(r => r.Tiles is not null && r.Tiles.shape[0] > 0).Select(r => r.Tiles!.to(device)).ToList();
+            var pixels = tiles.Count == 0 ? null : torch.cat(tiles);
+            var embeds = _model.InputEmbeddings(ids, _model.VisionTokens(pixels, null, device));
+            var logits = LastLogits(embeds, mask, positions, cache);
+            var lastPosition = positions.narrow(1, promptLength - 1, 1);
+            if (expand)
+            {
+                var rowIndex = torch.tensor(promptOfRow, device: device);
+                var prefilled = cache;
+                cache = prefilled.ExpandRows(rowIndex, capacity);
+                prefilled.Dispose();
+                (logits, mask, lastPosition) = (logits.index_select(0, rowIndex), mask.index_select(0, rowIndex), lastPosition.index_select(0, rowIndex));
+            }
+            Decode(rows, logits, mask, lastPosition, cache, sampler, states, stopIds, options, onToken, cancellationToken);
+        }
+        finally
+        {
+            cache.Dispose();
+        }
+        return states.Select(s => new GenerationResult(s.Ids, s.Text, s.Reason ?? StopReason.Length)).ToList();
+    }
 
+    private void Decode(int rows, Tensor logits, Tensor mask, Tensor lastPosition, KvCache cache, TokenSampler sampler, RowState[] states,
+        HashSet<int> stopIds, GenerationOptions options, Action<GeneratedToken>? onToken, CancellationToken cancellationToken)
+    {
+        var device = logits.device;
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -98,8 +130,6 @@ public sealed class VisionLanguageGenerator
             logits.Dispose();
             (mask, lastPosition, logits) = (newMask.MoveToOuterDisposeScope(), newPosition.MoveToOuterDisposeScope(), newLogits.MoveToOuterDisposeScope());
         }
-
-        return states.Select(s => new GenerationResult(s.Ids, s.Text, s.Reason ?? StopReason.Length)).ToList();
     }
 
     private Tensor LastLogits(Tensor embeds, Tensor mask, Tensor positions, KvCache cache)

@@ -116,6 +116,12 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 Warn($"Removed {removed}: a checkpoint whose writing did not finish (the run that wrote it was stopped during it).");
 
         TorchRuntime.Initialize();
+        if (o.Threads is int threads)
+        {
+            if (threads < 1)
+                throw new ArgumentOutOfRangeException(nameof(o.Threads), threads, $"MpoTrainer.Options.Threads must be at least 1 (or null for the cores this process may use), not {threads}.");
+            TorchThreads.Apply(threads, "MpoTrainer.Options.Threads");
+        }
         int seed = o.Seed ?? _host.Rand.Next();
         var device = TorchDevices.Resolve(o.Device, "MpoTrainer.Options.Device");
         var dtype = o.DType == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;

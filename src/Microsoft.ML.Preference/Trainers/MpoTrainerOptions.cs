@@ -176,6 +176,13 @@ public sealed partial class MpoTrainer
         public string Device { get; set; } = "auto";
 
         /// <summary>
+        /// libtorch's intra-op threads for training (a process-wide setting). Null (default) keeps the process's count:
+        /// the cores it may use (affinity and cgroup CPU quota), which the package sets when it loads, unless
+        /// OMP_NUM_THREADS is set.
+        /// </summary>
+        public int? Threads { get; set; }
+
+        /// <summary>
         /// Recompute layer activations in backward to save memory. Default true (InternVL's MPO scripts,
         /// <c>--grad_checkpoint True</c>); the same numbers, about one more forward pass of compute.
         /// </summary>

@@ -103,6 +103,38 @@ public class GenerationTests
         Assert.All(results, r => Assert.Equal(256, r.TokenIds.Count));
     }
 
+    [Fact]
+    public void KSamplesOfOnePromptAreTheTokensOfKCopiesOfIt()
+    {
+        using var f = new TinyModelFixture("qwen2");
+        var (requests, generator) = Requests(f);
+        var sampled = new GenerationOptions { MaxNewTokens = 10, Temperature = 1.5, TopK = 40, Seed = 11 };
+        var copies = generator.Generate([requests[0], requests[0], requests[0], requests[1], requests[1]], sampled);
+        var streamed = new List<GeneratedToken>();
+        var shared = generator.Generate([requests[0] with { Samples = 3 }, requests[1] with { Samples = 2 }], sampled, streamed.Add);
+        Assert.Equal(copies.Select(r => r.TokenIds), shared.Select(r => r.TokenIds));
+        // The draws differ between the samples of a prompt (else the test would not tell rows apart).
+        Assert.NotEqual(shared[0].TokenIds, shared[1].TokenIds);
+        Assert.Equal(5 * 10, streamed.Count);
+        Assert.Equal(shared[4].TokenIds, streamed.Where(t => t.Row == 4).Select(t => t.TokenId));
+    }
+
+    [Fact]
+    public void ARequestWithItsOwnSeedDrawsWhatItDrawsAlone()
+    {
+        using var f = new TinyModelFixture("qwen2");
+        var (requests, generator) = Requests(f);
+        var sampled = new GenerationOptions { MaxNewTokens = 10, Temperature = 1.5, Seed = 0 };
+        var alone3 = generator.Generate([requests[0] with { Samples = 2 }], sampled with { Seed = 3 });
+        var alone4 = generator.Generate([requests[0] with { Samples = 2 }], sampled with { Seed = 4 });
+        var batched = generator.Generate([requests[0] with { Samples = 2, Seed = 3 }, requests[0] with { Samples = 2, Seed = 4 }], sampled);
+        Assert.Equal(alone3.Concat(alone4).Select(r => r.TokenIds), batched.Select(r => r.TokenIds));
+        Assert.NotEqual(alone3[0].TokenIds, alone4[0].TokenIds);
+
+        var error = Assert.Throws<ArgumentException>(() => generator.Generate([requests[0], requests[1] with { Samples = 0 }], sampled));
+        Assert.Contains("Request 1 asks for 0 samples", error.Message);
+    }
+
     /// <summary>The fixture's two prompts (everything before the response) with their tiles, and a generator.</summary>
     private static (List<GenerationRequest>, VisionLanguageGenerator) Requests(TinyModelFixture f)
     {

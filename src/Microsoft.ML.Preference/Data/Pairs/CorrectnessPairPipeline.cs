@@ -169,18 +169,17 @@ public static class CorrectnessPairPipeline
     {
         long seed = PairJobRunner.RowSeed(options.Seed, row.SeedKey);
         var prompt = options.Instructions.Apply(row.Question, options.AnswerMode);
-        var requests = new List<GenerationRequest>();
+        // One request of K samples: the images are decoded, tiled and encoded once and the prompt prefilled once; the
+        // samples are the very tokens K copies of the request would give (GenerationRequest.Samples).
+        var request = model.Request(row.Images, prompt, row.RowIndex) with { Samples = options.SamplesPerQuestion };
         List<GenerationResult> samples;
         try
         {
-            for (int i = 0; i < options.SamplesPerQuestion; i++)
-                requests.Add(model.Request(row.Images, prompt, row.RowIndex));
-            samples = generator.Generate(requests, options.Sampling with { Seed = seed }, onToken, options.CancellationToken).ToList();
+            samples = generator.Generate([request], options.Sampling with { Seed = seed }, onToken, options.CancellationToken).ToList();
         }
         finally
         {
-            foreach (var r in requests)
-                r.Tiles?.Dispose();
+            request.Tiles?.Dispose();
         }
 
         var texts = samples.Select(s => s.Text.Trim());

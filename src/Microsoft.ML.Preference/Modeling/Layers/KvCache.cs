@@ -32,6 +32,22 @@ public sealed class KvCache : IDisposable
     /// <summary>Layer <paramref name="index"/>'s slot.</summary>
     public LayerKvCache this[int index] => _layers[index];
 
+    /// <summary>
+    /// A new cache of <paramref name="rowIndex"/>.shape[0] rows and <paramref name="capacity"/> positions whose row i
+    /// holds a copy of this cache's row rowIndex[i]: one prefilled prompt becomes the K rows of its samples.
+    /// </summary>
+    public KvCache ExpandRows(Tensor rowIndex, long capacity)
+    {
+        if (capacity < Length)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The cache already holds {Length} positions.");
+        var shape = _layers[0].Keys.shape;
+        var expanded = new KvCache(_layers.Length, rowIndex.shape[0], shape[1], capacity, shape[3], _layers[0].Keys.dtype, _layers[0].Keys.device);
+        for (int i = 0; i < _layers.Length; i++)
+            expanded._layers[i].CopyRows(_layers[i], rowIndex, Length);
+        expanded.Length = Length;
+        return expanded;
+    }
+
     /// <summary>Called by the model after all layers have appended a forward's positions.</summary>
     internal void Advance(long positions)
     {
@@ -58,6 +74,17 @@ public sealed class LayerKvCache : IDisposable
         _owner = owner;
         _keys = keys;
         _values = values;
+    }
+
+    internal Tensor Keys => _keys;
+
+    /// <summary>Fills the first <paramref name="length"/> positions with rows <paramref name="rowIndex"/> of <paramref name="source"/>.</summary>
+    internal void CopyRows(LayerKvCache source, Tensor rowIndex, long length)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        _keys.narrow(2, 0, length).copy_(source._keys.narrow(2, 0, length).index_select(0, rowIndex));
+        _values.narrow(2, 0, length).copy_(source._values.narrow(2, 0, length).index_select(0, rowIndex));
     }
 
     /// <summary>

@@ -63,13 +63,17 @@ internal static class PolicyForward
         }
         else
             vision = model.VisionTokens(torch.cat([batch.PairTiles, batch.PairTiles]), null, device);
+        StepProfile.Lap("forward: vision tower");
+        StepProfile.Count("decoder positions (rows x padded length)", inputIds.numel());
         var embeds = model.InputEmbeddings(inputIds, vision);
         var hidden = model.LanguageModel.HiddenStates(embeds, mask, exactPaddingRows: false);
+        StepProfile.Lap("forward: embeddings and decoder");
         // Only positions that predict a labelled token need logits: start one before the earliest label of the
         // batch (the prompt, usually most of a multimodal sequence, never reaches the [.., V] head).
         long start = FirstScoredPosition(allLabels);
         var labels = allLabels.narrow(1, start, allLabels.shape[1] - start);
         var logits = model.LanguageModel.OutputLogits(hidden.narrow(1, start, hidden.shape[1] - start)).to(ScalarType.Float32);
+        StepProfile.Count("head positions (from the first labelled one)", logits.shape[0] * logits.shape[1]);
         var lp = Modeling.LogProbs.Completion(logits, labels);
         Tensor logitSums;
         using (torch.no_grad())

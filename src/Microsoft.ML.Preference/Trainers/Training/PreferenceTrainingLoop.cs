@@ -107,6 +107,7 @@ internal sealed class PreferenceTrainingLoop
                 var saved = Save(step, optimizer);
                 throw new TrainingCanceledException(step, saved, _o.CancellationToken);
             }
+            StepProfile.Mark();
             var metrics = Step(step, optimizer, schedule.RateAt(step));
             _history.Add(metrics);
             if (_watch.Observe(step + 1, metrics["loss"], metrics["grad_norm"]) is { } warning)
@@ -118,6 +119,7 @@ internal sealed class PreferenceTrainingLoop
                 Evaluate(metrics);
             _s.Report(metrics.Summary(), metrics);
             stepProgress?.Invoke(step + 1, TotalSteps);
+            StepProfile.Lap("report and progress");
             if (_o.OutputDirectory is not null && !last && _o.SaveSteps > 0 && (step + 1) % _o.SaveSteps == 0)
                 Save(step + 1, optimizer);
         }
@@ -137,20 +139,25 @@ internal sealed class PreferenceTrainingLoop
             using var scope = torch.NewDisposeScope();
             using var batch = MakeBatch(rows);
             tokens += batch.Tokens;
+            StepProfile.Lap("batch (rows, images, tensors)");
             var loss = Forward(batch, sums, step: step + 1);
             double value = loss.item<float>();
             if (!double.IsFinite(value))
                 throw Diverged(step + 1, "the loss", batch.RowIndices);
+            StepProfile.Lap("loss and metrics");
             (loss / _o.GradientAccumulationSteps).backward();
+            StepProfile.Lap("backward");
             optimizer.AfterBackward();
         }
         double gradNorm = optimizer.ClipGradNorm(_o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
+        StepProfile.Lap("gradient clipping");
         if (!double.IsFinite(gradNorm))
         {
             optimizer.ZeroGrad();
             throw Diverged(step + 1, "the gradient norm", []);
         }
         optimizer.Step(learningRate);
+        StepProfile.Lap("optimizer step");
         double seconds = clock.Elapsed.TotalSeconds;
 
         var metrics = sums.ToMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, prefix: "");
@@ -159,6 +166,7 @@ internal sealed class PreferenceTrainingLoop
         metrics.Set("tokens_per_second", tokens / seconds);
         metrics.Set("step_seconds", seconds);
         metrics.Set("peak_rss_gib", Runtime.ProcessMemory.PeakResidentBytes() / (1024.0 * 1024 * 1024));
+        StepProfile.Lap("report and progress");
         return metrics;
     }
 
@@ -170,7 +178,9 @@ internal sealed class PreferenceTrainingLoop
         // The reference first: its no-grad activations are freed before the policy's (kept for backward) pile up,
         // so the two never add to the peak.
         var reference = _o.UseOrpo ? null : _s.Reference!.Compute(batch);
+        StepProfile.Lap("reference log-probs");
         var (policyLp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding);
+        StepProfile.Lap("forward: log-probs");
         // Checked before any loss state (the BCO running mean) can take the bad values in.
         if (!policyLp.Sums.isfinite().all().item<bool>())
             throw Diverged(step, "the policy log-probs", batch.RowIndices);
@@ -219,6 +229,7 @@ internal sealed class PreferenceTrainingLoop
     private Tensor ForwardSftOnly(PreferenceBatch batch, MetricSums sums, PreferenceLoss loss, int step)
     {
         var (lp, logitSums) = PolicyForward.Run(_s.Policy.Model, batch, _o.ShareImageEncoding, chosenOnly: true);
+        StepProfile.Lap("forward: log-probs");
         if (!lp.Sums.isfinite().all().item<bool>())
             throw Diverged(step, "the policy log-probs", batch.RowIndices);
         long vocab = _s.Policy.Model.Config.Language.VocabSize;
