@@ -20,13 +20,13 @@ namespace Microsoft.ML.Preference;
 public sealed class MpoTransformer : ITransformer, IDisposable
 {
     private const string SettingsFile = "mpo_transformer.json";
-    private readonly MLContext _context;
+    private readonly IHost _host;
     private LoraAdapter? _adapter;
 
     internal MpoTransformer(MLContext context, VisionLanguageModel model, LoraAdapter? adapter, AnswerMode mode, InstructionTemplate instructions,
         GenerationOptions generation, string? imageColumn, string promptColumn, IReadOnlyList<TrainingMetrics> history, IReadOnlyDictionary<string, int> skippedRows)
     {
-        _context = context;
+        _host = ((IHostEnvironment)context).Register(nameof(MpoTransformer));
         Model = model;
         _adapter = adapter;
         AnswerMode = mode;
@@ -63,6 +63,16 @@ public sealed class MpoTransformer : ITransformer, IDisposable
     /// <summary>Rows generated per batch in Transform. Default 8.</summary>
     public int BatchSize { get; set; } = 8;
 
+    /// <summary>
+    /// How many generated rows each view returned by <see cref="Transform"/> keeps, so that a second cursor over those
+    /// rows does not generate them again. Default 1024 (two strings a row); raise it to cover a whole evaluation set
+    /// that is read more than once.
+    /// </summary>
+    public int CachedRows { get; set; } = 1024;
+
+    /// <summary>Stops the generation of views returned by <see cref="Transform"/> (between and within batches) and of Predict.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
     /// <summary>Every training step's metrics (empty for a loaded transformer).</summary>
     public IReadOnlyList<TrainingMetrics> TrainingHistory { get; }
 
@@ -79,33 +89,49 @@ public sealed class MpoTransformer : ITransformer, IDisposable
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         CheckInput(inputSchema);
-        return AppendedColumnsDataView.OutputSchema(inputSchema, [ResponseColumns.Response, ResponseColumns.Answer]);
+        return LazyResponsesDataView.OutputSchema(inputSchema);
     }
 
     /// <summary>Generation is batched over rows, so there is no row-to-row mapper: use Transform or Predict.</summary>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
         throw new NotSupportedException("MpoTransformer generates in batches and has no row-to-row mapper; use Transform, Predict or CreatePredictionEngine.");
 
-    /// <summary>Generates a response for every row (eagerly, in batches) and returns the rows with Response and Answer.</summary>
+    /// <summary>
+    /// Returns at once a view of <paramref name="input"/> with Response and Answer appended. Nothing is generated until
+    /// a cursor reads those columns; then the rows are generated a batch (<see cref="BatchSize"/>) at a time, each batch
+    /// logged to MLContext.Log, and kept (up to <see cref="CachedRows"/>) for the view's other cursors. The answer mode,
+    /// generation options, sizes and <see cref="CancellationToken"/> are those of the moment Transform is called.
+    /// </summary>
     public IDataView Transform(IDataView input)
     {
         CheckInput(input.Schema);
         var columns = new PreferenceColumns(ImageColumnName, PromptColumnName, PromptColumnName, PromptColumnName);
-        var requests = ReadQuestions(input, columns);
-        var results = Model.Answer(requests, AnswerMode, Generation, BatchSize, instructions: Instructions);
-        var responses = results.Select(r => r.Text).ToArray();
-        var answers = responses.Select(r => AnswerExtractor.Extract(r, AnswerMode).Answer ?? "").ToArray();
-        return new AppendedColumnsDataView(input, [(ResponseColumns.Response, responses), (ResponseColumns.Answer, answers)]);
+        var mode = AnswerMode;
+        var generation = Generation;
+        int batchSize = BatchSize;
+        var instructions = Instructions;
+        var cancellation = CancellationToken;
+        return new LazyResponsesDataView(input, columns,
+            rows => Answer(rows.Select(r => (r.Images, r.Prompt)).ToList(), mode, instructions, generation, batchSize, cancellation)
+                .Select(r => (r.Response, r.Answer ?? "")).ToList(),
+            batchSize, CachedRows, _host, cancellation);
     }
 
     /// <summary>One question about an image file (or none): the response and its final answer.</summary>
     public MpoPrediction Predict(string? imagePath, string question)
     {
         IReadOnlyList<ImageSource> images = imagePath is null ? [] : [new ImageSource.FromFile(imagePath)];
-        var result = Model.Answer([(images, question)], AnswerMode, Generation, 1, instructions: Instructions)[0];
-        var extracted = AnswerExtractor.Extract(result.Text, AnswerMode);
-        return new MpoPrediction(result.Text, extracted.Answer, extracted.FormatFailure);
+        return Answer([(images, question)], AnswerMode, Instructions, Generation, 1, CancellationToken)[0];
     }
+
+    /// <summary>The one place where questions become prompts and responses (Transform and Predict both come here).</summary>
+    private List<MpoPrediction> Answer(IReadOnlyList<(IReadOnlyList<ImageSource> Images, string Question)> questions,
+        AnswerMode mode, InstructionTemplate instructions, GenerationOptions generation, int batchSize, CancellationToken cancellation) =>
+        Model.Answer(questions, mode, generation, batchSize, instructions: instructions, cancellationToken: cancellation).Select(result =>
+        {
+            var extracted = AnswerExtractor.Extract(result.Text, mode);
+            return new MpoPrediction(result.Text, extracted.Answer, extracted.FormatFailure);
+        }).ToList();
 
     /// <summary>A PredictionEngine-style object for single rows.</summary>
     public MpoPredictionEngine CreatePredictionEngine() => new(this);
@@ -184,9 +210,6 @@ public sealed class MpoTransformer : ITransformer, IDisposable
         if (ImageColumnName is not null && schema.GetColumnOrNull(ImageColumnName) is null)
             throw new ArgumentOutOfRangeException(nameof(schema), $"MpoTransformer needs the image column '{ImageColumnName}' (or set ImageColumnName to null).");
     }
-
-    private static List<(IReadOnlyList<ImageSource>, string)> ReadQuestions(IDataView input, PreferenceColumns columns) =>
-        PreferenceDataReader.Read(input, columns).Select(e => (e.Images, e.Prompt)).ToList();
 
     /// <summary>Frees the model (and adapter).</summary>
     public void Dispose()

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Preference.Tests.Modeling;
 
 /// <summary>
-/// The tiny InternVL fixtures (tests/…/TestData, copied from the team's shared fixtures): a policy folder, a
+/// The tiny InternVL fixtures (tests/Microsoft.ML.Preference.Tests/TestData; each folder's README says how it was made): a policy folder, a
 /// reference folder and cases.safetensors with inputs and expected activations from an independent PyTorch
 /// implementation. "qwen2" = tiny-internvl (Qwen2 decoder, sharded), "internlm2" = tiny-internvl-internlm2,
 /// "phi3", "llama", "internlm3", "qwen3" = tiny-internvl-families/NAME (made by generate.py there).

@@ -2,6 +2,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling.Lora;
 using Microsoft.ML.Preference.Trainers;
+using Microsoft.ML.Preference.Transformers;
 
 namespace Microsoft.ML.Preference.Tests.Trainers;
 
@@ -26,11 +27,18 @@ public class MpoTransformerTests
         var (ml, model, data) = Trained(toy);
         using var _ = model;
         var output = model.Transform(data);
+        var lazy = Assert.IsType<LazyResponsesDataView>(output);
+        Assert.Equal(0, lazy.RowsGenerated); // Transform returns at once: nothing is generated until a cursor reads Response
         Assert.Equal(["Image", "Prompt", "Chosen", "Rejected", "Response", "Answer"], output.Schema.Select(c => c.Name));
         Assert.Equal(output.Schema.Select(c => c.Name), model.GetOutputSchema(data.Schema).Select(c => c.Name));
         var responses = output.GetColumn<string>("Response").ToList();
         var prompts = output.GetColumn<string>("Prompt").ToList();
         Assert.Equal(8, responses.Count);
+        Assert.Equal(8, lazy.RowsGenerated);
+        Assert.Equal(responses, output.GetColumn<string>("Response").ToList()); // a second cursor reads the cache
+        Assert.Equal(8, lazy.RowsGenerated);
+        Assert.Equal(output.GetColumn<string>("Response").Select(r => AnswerExtractor.Extract(r, model.AnswerMode).Answer ?? ""),
+            output.GetColumn<string>("Answer"));
         Assert.All(prompts, p => Assert.Equal("What colour is the square?", p));
         // Greedy decoding: the same rows give the same responses.
         Assert.Equal(responses, model.Transform(data).GetColumn<string>("Response").ToList());

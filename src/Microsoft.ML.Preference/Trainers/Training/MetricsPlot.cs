@@ -36,8 +36,9 @@ public static class MetricsPlot
         canvas.Clear(SkiaSharp.SKColors.White);
         if (title is not null)
         {
-            using var titlePaint = new SkiaSharp.SKPaint { Color = SkiaSharp.SKColors.Black, TextSize = 22, IsAntialias = true };
-            canvas.DrawText(title, 12, 28, titlePaint);
+            using var titlePaint = new SkiaSharp.SKPaint { Color = SkiaSharp.SKColors.Black, IsAntialias = true };
+            using var titleFont = new SkiaSharp.SKFont(SkiaSharp.SKTypeface.Default, 22);
+            canvas.DrawText(title, 12, 28, SkiaSharp.SKTextAlign.Left, titleFont, titlePaint);
         }
         for (int i = 0; i < panels.Count; i++)
         {
