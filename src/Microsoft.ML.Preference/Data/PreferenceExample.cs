@@ -46,6 +46,8 @@ public enum BadRowReason
     TooLong,
     /// <summary>The prompt's &lt;image&gt; placeholders do not match the row's images.</summary>
     ImagePlaceholderMismatch,
+    /// <summary>The row's line in a data file cannot be read (not JSON, a field missing, an image path leaving its root).</summary>
+    MalformedLine,
 }
 
 /// <summary>What to do with a bad row.</summary>

@@ -53,6 +53,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         Require(o.MaxSteps >= 0, nameof(o.MaxSteps), "must be 0 (use the epochs) or positive");
         Require(o.LearningRate > 0, nameof(o.LearningRate), "must be positive");
         Require(o.WarmupRatio is >= 0 and <= 1, nameof(o.WarmupRatio), "must be in [0, 1]");
+        Require(o.DataLoaderWorkers is >= 0 and <= 64, nameof(o.DataLoaderWorkers), $"must be between 0 (load on the training thread) and 64, not {o.DataLoaderWorkers}");
+        Require(o.DataLoaderPrefetchFactor >= 1, nameof(o.DataLoaderPrefetchFactor), $"must be at least 1, not {o.DataLoaderPrefetchFactor}");
         Require(o.MaxLength >= 16, nameof(o.MaxLength), "must be at least 16");
         Require(o.DType is "float32" or "bfloat16", nameof(o.DType), "must be \"float32\" or \"bfloat16\"");
         Require(o.ReferenceSyncMixup is > 0 and <= 1, nameof(o.ReferenceSyncMixup), "must be in (0, 1]");
@@ -107,6 +109,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         var vlm = VisionLanguageModel.Load(o.ModelPath, dtype, device, o.MaxLength, o.SystemMessage);
         LoraAdapter? adapter = null;
         IReferenceLogProbs? reference = null;
+        PreferenceRowSource? rowSource = null;
         try
         {
             Log($"Loaded {o.ModelPath} ({vlm.Model.Config.Language.Architecture}, {dtype}, {device}); seed {seed}.");
@@ -131,11 +134,20 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             Log($"Training {trainable.Sum(p => p.numel()):N0} parameters" + (adapter is null ? "." : $" of a rank-{o.Lora!.Rank} LoRA adapter."));
 
             var preparer = new PreferenceRowPreparer(vlm, o.RejectedSpan);
-            var skipped = new Dictionary<string, int>();
-            var rows = Prepare(trainData, preparer, o, skipped, Log);
+            var dataClock = System.Diagnostics.Stopwatch.StartNew();
+            // Rows are read as the run reaches them (PreferenceRowSource: an MMPR file is only indexed here); only
+            // precomputed reference log-probs need every row up front, and then the rows that pass are what trains.
+            var skippedUpFront = new Dictionary<string, int>();
+            List<PreparedRow>? allRows = o.PrecomputeReferenceLogProbs && !o.UseOrpo && !o.Loss.IsSftOnly
+                ? Prepare(trainData, preparer, o, skippedUpFront, Log) : null;
+            rowSource = allRows is null
+                ? PreferenceRowSource.For(trainData, Columns, o.ImageRoot, o.CancellationToken)
+                : new InMemoryRowSource(allRows.Select(r => r.Example).ToList(), "rows checked before training");
             var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Log);
-            if (rows.Count == 0)
-                throw new InvalidOperationException("No usable training rows: " + (skipped.Count == 0 ? "the data is empty." : string.Join(", ", skipped.Select(kv => $"{kv.Value} {kv.Key}"))));
+            if (rowSource.Count == 0)
+                throw new InvalidOperationException("No usable training rows: " + (skippedUpFront.Count == 0 ? "the data is empty." : string.Join(", ", skippedUpFront.Select(kv => $"{kv.Value} {kv.Key}"))));
+            Log($"Training input: {rowSource.Description} in {dataClock.Elapsed.TotalSeconds:F1} s; {o.DataLoaderWorkers} data-loader worker(s), " +
+                $"prefetch {o.DataLoaderWorkers * o.DataLoaderPrefetchFactor} micro-batches" + (o.GroupByLength ? ", grouped by length." : "."));
 
             var loss = new PreferenceLoss(o.Loss);
             // A loss of sft terms alone reads no reference: none is built (and the rejected rows are not run).
@@ -149,7 +161,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                     : Fingerprints.ModelFolder(o.ModelPath, adapter is null ? "initial-policy" : "lora-base");
                 var cacheDir = o.ReferenceCacheDirectory ?? Path.Combine(o.OutputDirectory ?? Path.GetTempPath(), "reference-cache");
                 var source = reference;
-                reference = ReferenceLogProbCache.Build(rows.Concat(validationRows).ToList(), source, key, cacheDir,
+                reference = ReferenceLogProbCache.Build(allRows!.Concat(validationRows).ToList(), source, key, cacheDir,
                     r => PreferenceBatch.Create(r, preparer, vlm.Prompts.Encoder.PadId, device), o.BatchSize, Log, o.CancellationToken);
                 if (source is not AdapterDisabledReference)
                     source.Dispose(); // the frozen copy is no longer needed: free its memory before training
@@ -158,7 +170,10 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 Log($"Reference: {reference.Description}.");
 
             var metricsPath = o.OutputDirectory is null ? null : Path.Combine(o.OutputDirectory, "metrics.jsonl");
-            using var metricsLog = new MetricsLog(metricsPath, checkpoint is null ? 0 : TrainingCheckpoint.ReadState(checkpoint).Step);
+            var resumedState = checkpoint is null ? null : TrainingCheckpoint.ReadState(checkpoint);
+            using var metricsLog = new MetricsLog(metricsPath, resumedState?.Step ?? 0);
+            // Skips found before training (the precompute pass) plus those of the run so far, when resuming.
+            var input = new InputAccounting(resumedState?.SkippedRows ?? skippedUpFront);
             var progressChannel = _host.StartProgressChannel("MPO training");
             var setup = new TrainingSetup
             {
@@ -166,14 +181,15 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 Trainable = trainable,
                 Reference = reference,
                 Loss = loss,
-                Rows = rows,
+                Rows = rowSource,
                 ValidationRows = validationRows,
                 Preparer = preparer,
                 Options = o,
                 Seed = seed,
-                DataFingerprint = Fingerprints.Data(rows),
-                SkippedRows = skipped,
+                DataFingerprint = Fingerprints.Input(rowSource, o),
+                Input = input,
                 ResumeCheckpoint = checkpoint,
+                PrefetchFullSignal = o.PrefetchFullSignal,
                 Report = (message, metrics) =>
                 {
                     Log(message);
@@ -185,8 +201,15 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 WriteCheckpointContents = dir => WriteCheckpoint(dir, vlm, adapter, reference, o),
             };
             var loop = new PreferenceTrainingLoop(setup);
-            Log($"{rows.Count} pairs, {loop.StepsPerEpoch} steps per epoch, {loop.TotalSteps} steps (batch {o.BatchSize} x {o.GradientAccumulationSteps}).");
-            RunWithProgress(loop, o.ShowProgress, progressChannel);
+            Log($"{rowSource.Count} pairs, {loop.StepsPerEpoch} steps per epoch, {loop.TotalSteps} steps (batch {o.BatchSize} x {o.GradientAccumulationSteps}).");
+            try
+            {
+                RunWithProgress(loop, o.ShowProgress, progressChannel);
+            }
+            finally
+            {
+                ReportInput(input, o, Log);
+            }
             progressChannel.Dispose();
 
             if (o.OutputDirectory is not null && loop.History.Count > 0)
@@ -208,10 +231,12 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             foreach (var p in vlm.Model.parameters())
                 p.requires_grad = false;
             vlm.Model.eval();
-            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), skipped);
+            rowSource.Dispose();
+            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), input.Skipped);
         }
         catch
         {
+            rowSource?.Dispose();
             reference?.Dispose();
             adapter?.Dispose();
             vlm.Dispose();
@@ -277,6 +302,24 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             ModuleCheckpoint.Save(frozen.Model, Path.Combine(dir, TrainingCheckpoint.ReferenceFolder));
     }
 
+    /// <summary>The final report of the streamed input: skips by reason and rows cut to MaxLength.</summary>
+    private static void ReportInput(InputAccounting input, Options o, Action<string> log)
+    {
+        if (input.SkippedSummary() is { } skipped)
+            log($"Skipped rows: {skipped}.");
+        if (input.FirstTruncated is { } first)
+            log(TruncationWarning(input.Truncated, input.RowsMet, first, o.MaxLength));
+    }
+
+    // Truncation is TRL's (responses first, then prompt text) and silent per row; a run where it bites must say
+    // so, or a MaxLength that leaves one response token trains to a loss of 0 on nothing.
+    private static string TruncationWarning(int truncated, int rows, PreparedRow first, int maxLength)
+    {
+        var c = first.Pair.Chosen.Truncation;
+        return $"Warning: {truncated} of {rows} rows were cut to MaxLength {maxLength} (first: row {first.RowIndex}, chosen lost " +
+               $"{c.ResponseTokensRemoved + c.ClosingTokensRemoved} response and {c.PromptTokensRemoved} prompt tokens); raise MaxLength or shorten the prompts.";
+    }
+
     private static List<PreparedRow> Prepare(IDataView data, PreferenceRowPreparer preparer, Options o, Dictionary<string, int> skipped, Action<string> log)
     {
         var columns = new PreferenceColumns(o.ImageColumnName, o.PromptColumnName, o.ChosenColumnName, o.RejectedColumnName);
@@ -295,16 +338,9 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         }
         if (skipped.Count > 0)
             log($"Skipped rows: {string.Join(", ", skipped.Select(kv => $"{kv.Key} {kv.Value}"))}.");
-        // Truncation is TRL's (responses first, then prompt text) and silent per row; a run where it bites must say
-        // so, or a MaxLength that leaves one response token trains to a loss of 0 on nothing.
         var truncated = rows.Where(r => r.Pair.Chosen.Truncation.IsTruncated || r.Pair.Rejected.Truncation.IsTruncated).ToList();
         if (truncated.Count > 0)
-        {
-            var first = truncated[0];
-            var c = first.Pair.Chosen.Truncation;
-            log($"Warning: {truncated.Count} of {rows.Count} rows were cut to MaxLength {o.MaxLength} (first: row {first.RowIndex}, chosen lost " +
-                $"{c.ResponseTokensRemoved + c.ClosingTokensRemoved} response and {c.PromptTokensRemoved} prompt tokens); raise MaxLength or shorten the prompts.");
-        }
+            log(TruncationWarning(truncated.Count, rows.Count, truncated[0], o.MaxLength));
         return rows;
     }
 }
