@@ -177,7 +177,7 @@ public sealed partial class MpoTrainer
         /// </summary>
         public bool GroupByLength { get; set; }
 
-        /// <summary>Set by the data loader whenever its prefetch queue is full (tests use it to stop a run at that moment).</summary>
+        /// <summary>Set by the data loader while its prefetch queue is full, reset when the trainer takes a batch (tests use it to stop a run at that moment).</summary>
         internal ManualResetEventSlim? PrefetchFullSignal { get; set; }
 
         /// <summary>Where checkpoints, metrics.jsonl and the curves PNG go; null keeps nothing on disk.</summary>

@@ -194,8 +194,8 @@ public class StreamingInputTests
         {
             if (m.Step != 3)
                 return;
-            queueFull.Reset();
-            // The training thread is held here while the workers fill the queue; then the process "dies".
+            // The training thread is held here while the workers fill the queue (the signal mirrors its state); then
+            // the process "dies".
             sawFullQueue = queueFull.Wait(TimeSpan.FromSeconds(60));
             throw new KilledException();
         });

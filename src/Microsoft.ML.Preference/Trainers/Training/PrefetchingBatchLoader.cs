@@ -31,7 +31,7 @@ internal sealed class PrefetchingBatchLoader : IDisposable
     /// <param name="end">One past the last micro-batch of the run.</param>
     /// <param name="workers">Background workers; 0 loads on the caller's thread.</param>
     /// <param name="capacity">Micro-batches loaded (or loading) ahead of the trainer, at most.</param>
-    /// <param name="fullSignal">Set whenever <paramref name="capacity"/> loaded micro-batches are waiting (tests use it).</param>
+    /// <param name="fullSignal">Mirrors whether the queue is full: set when <paramref name="capacity"/> loaded micro-batches are waiting, reset when one is taken (tests use it).</param>
     public PrefetchingBatchLoader(PreferenceRowSource source, PreferenceRowPreparer preparer, EpochOrder order, int start, int end,
         int workers, int capacity, ManualResetEventSlim? fullSignal = null)
     {
@@ -79,6 +79,7 @@ internal sealed class PrefetchingBatchLoader : IDisposable
                 LoadedMicroBatch? batch;
                 while (!_ready.Remove(index, out batch))
                     Monitor.Wait(_gate);
+                _fullSignal?.Reset();
                 Monitor.PulseAll(_gate); // a slot is free
                 return batch;
             }
