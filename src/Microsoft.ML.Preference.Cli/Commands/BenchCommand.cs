@@ -24,6 +24,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(Share());
         bench.Subcommands.Add(BaseStep());
         bench.Subcommands.Add(LoadCommand());
+        bench.Subcommands.Add(Data());
         return bench;
     }
 
@@ -230,6 +231,85 @@ internal static class BenchCommand
             }
             AnsiConsole.Write(table);
             AnsiConsole.WriteLine("GFLOP/s counts the plain step's matrix work for every variant, so faster variants can exceed the roof: they skip work.");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Runs this same command again in a child process with <paramref name="extra"/> arguments and returns the JSON of
+    /// the "RESULT " line it prints: each measured configuration gets a process, so its peak memory is its own.
+    /// </summary>
+    private static string RunChild(params string[] extra)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        foreach (var a in Environment.GetCommandLineArgs().Skip(1).Where(a => !a.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)))
+            psi.ArgumentList.Add(a);
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+            psi.ArgumentList.Insert(0, typeof(Program).Assembly.Location);
+        foreach (var a in extra)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var line = output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"'{string.Join(' ', extra)}' printed no result (exit code {p.ExitCode}):\n{output}");
+        return line["RESULT ".Length..];
+    }
+
+    private static Command Data()
+    {
+        var folder = new Option<string>("--folder") { Description = "where the set is generated (reused when it was made with the same sizes)", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "mpo-bench-data") };
+        var lines = new Option<int>("--lines") { Description = "jsonl lines (pairs)", DefaultValueFactory = _ => 1_000_000 };
+        var images = new Option<int>("--images") { Description = "distinct image files the lines share", DefaultValueFactory = _ => 3000 };
+        var minSize = new Option<int>("--min-size") { Description = "smallest image side in pixels", DefaultValueFactory = _ => 448 };
+        var maxSize = new Option<int>("--max-size") { Description = "largest image side in pixels", DefaultValueFactory = _ => 1500 };
+        var pngShare = new Option<double>("--png-share") { Description = "share of PNG (chart-like) images; the rest are JPEG (photo-like)", DefaultValueFactory = _ => 0.25 };
+        var imageSize = new Option<int>("--image-size") { Description = "the tiny model's tile size (the quickstart's: 56; InternVL's: 448)", DefaultValueFactory = _ => 56 };
+        var maxPatches = new Option<int>("--max-patches") { Description = "the tiny model's max_dynamic_patch (the quickstart's: 1; InternVL MPO: 6)", DefaultValueFactory = _ => 1 };
+        var batch = new Option<int>("--batch") { Description = "pairs per micro-batch", DefaultValueFactory = _ => 8 };
+        var loaderBatches = new Option<int>("--loader-batches") { Description = "micro-batches the loader-only run takes", DefaultValueFactory = _ => 40 };
+        var steps = new Option<int>("--steps") { Description = "training steps of each training run", DefaultValueFactory = _ => 12 };
+        var workers = new Option<string>("--workers") { Description = "data-loader worker counts to compare", DefaultValueFactory = _ => "0,1,2" };
+        var child = new Option<string?>("--child") { Description = "run one measurement in this process and print it as JSON (used by the parent run)" };
+        var command = new Command("data", "The streamed training input on a generated MMPR-shaped set: time to the first training step, rows/s the " +
+            "loader delivers, the input side's peak memory, and the trainer's wait on data, for several worker counts.")
+            { folder, lines, images, minSize, maxSize, pngShare, imageSize, maxPatches, batch, loaderBatches, steps, workers, child };
+        command.SetAction(parse =>
+        {
+            var spec = new MmprBenchSetSpec(parse.GetValue(lines), parse.GetValue(images), parse.GetValue(minSize), parse.GetValue(maxSize),
+                parse.GetValue(pngShare), parse.GetValue(imageSize), parse.GetValue(maxPatches), Seed: 0);
+            if (spec.Lines < 1 || spec.Images < 1 || spec.MinSize < 16 || spec.MaxSize < spec.MinSize || spec.PngShare is < 0 or > 1)
+                throw new ArgumentException("--lines and --images must be at least 1, --min-size at least 16 and at most --max-size, --png-share in [0, 1].");
+            var meta = Path.Combine(parse.GetValue(folder)!, MmprBenchSet.MetaFile);
+            if (parse.GetValue(child) is { } one)
+            {
+                var (kind, count) = (one.Split(':')[0], int.Parse(one.Split(':')[1], CultureInfo.InvariantCulture));
+                object result = kind == "loader"
+                    ? DataBenchmark.RunLoader(meta, count, parse.GetValue(batch), parse.GetValue(loaderBatches), spec.Seed)
+                    : DataBenchmark.RunTraining(meta, count, parse.GetValue(batch), parse.GetValue(steps), spec.Seed);
+                Console.WriteLine("RESULT " + JsonSerializer.Serialize(result, result.GetType()));
+                return 0;
+            }
+            AnsiConsole.WriteLine($"bench data: {spec.Lines:N0} lines over {spec.Images} images of {spec.MinSize}-{spec.MaxSize} px ({spec.PngShare:P0} PNG), " +
+                $"tiles of {spec.ImageSize} px up to {spec.MaxDynamicPatch} per image, batch {parse.GetValue(batch)}, {Environment.ProcessorCount} cores");
+            MmprBenchSet.Ensure(parse.GetValue(folder)!, spec, s => AnsiConsole.WriteLine("  " + s));
+            var counts = parse.GetValue(workers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToList();
+            var table = new Table().AddColumns("workers", "index (s)", "rows/s delivered", "input-side peak RSS", "first step after Fit", "median step", "trainer's wait on data", "training peak RSS");
+            double Gib(long bytes) => bytes / (1024.0 * 1024 * 1024);
+            foreach (var w in counts)
+            {
+                var l = JsonSerializer.Deserialize<DataLoaderResult>(RunChild("--child", $"loader:{w}"))!;
+                var t = JsonSerializer.Deserialize<DataTrainResult>(RunChild("--child", $"train:{w}"))!;
+                table.AddRow($"{w}", $"{l.IndexSeconds:F1}", $"{l.RowsPerSecond:F1}",
+                    $"{Gib(l.PeakRssBytes - l.BaselineRssBytes):F2} GiB (process {Gib(l.PeakRssBytes):F2}, managed {Gib(l.PeakManagedBytes):F2})",
+                    $"{t.FirstStepSeconds:F1} s", $"{t.MedianStepSeconds:F2} s", $"{t.WaitFraction:P1}", $"{Gib(t.PeakRssBytes):F2} GiB");
+                AnsiConsole.WriteLine($"  {w} worker(s): {l.RowsPerSecond:F1} rows/s delivered, first step {t.FirstStepSeconds:F1} s after Fit, wait {t.WaitFraction:P1} of step time");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.WriteLine("Targets: first step within 10 s of Fit; input side under 1 GiB; with workers the trainer waits on data for under 5% of its step time.");
+            AnsiConsole.WriteLine("Input-side peak RSS: the loader-only process's peak above its RSS once the runtime and the tiny model are loaded (index, queue, workers' buffers).");
             return 0;
         });
         return command;

@@ -56,6 +56,8 @@ public enum BadRowReason
     IdenticalAfterTruncation,
     /// <summary>An image has more pixels than the limit (<c>ImageTilingOptions.MaxImagePixels</c>).</summary>
     ImageTooLarge,
+    /// <summary>The row's line in a data file cannot be read (not JSON, a field missing, an image path leaving its root).</summary>
+    MalformedLine,
 }
 
 /// <summary>What to do with a bad row.</summary>

@@ -60,6 +60,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         Require(o.SaveSteps >= 0, nameof(o.SaveSteps), "must be 0 (only at the end) or positive");
         Require(o.EvalSteps >= 0, nameof(o.EvalSteps), "must be 0 (only at the end) or positive");
         Require(o.DivergenceFactor == 0 || o.DivergenceFactor > 1, nameof(o.DivergenceFactor), "must be 0 (off) or above 1");
+        Require(o.DataLoaderWorkers is >= 0 and <= 64, nameof(o.DataLoaderWorkers), $"must be between 0 (load on the training thread) and 64, not {o.DataLoaderWorkers}");
+        Require(o.DataLoaderPrefetchFactor >= 1, nameof(o.DataLoaderPrefetchFactor), $"must be at least 1, not {o.DataLoaderPrefetchFactor}");
         Require(o.MaxLength >= 16, nameof(o.MaxLength), "must be at least 16");
         Require(o.DType is "float32" or "bfloat16", nameof(o.DType), "must be \"float32\" or \"bfloat16\"");
         Require(o.ReferenceSyncMixup is > 0 and <= 1, nameof(o.ReferenceSyncMixup), "must be in (0, 1]");
@@ -130,6 +132,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         var vlm = VisionLanguageModel.Load(o.ModelPath, dtype, device, o.MaxLength, o.SystemMessage);
         LoraAdapter? adapter = null;
         IReferenceLogProbs? reference = null;
+        PreferenceRowSource? rowSource = null;
         try
         {
             Log($"Loaded {o.ModelPath} ({vlm.Model.Config.Language.Architecture}, {dtype}, {device}); seed {seed}.");
@@ -157,14 +160,22 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 + (trainable.Any(p => p.dtype != ScalarType.Float32) ? (o.Float32MasterWeights ? ", with float32 master weights." : ", updated in bf16 in place (no master weights).") : "."));
 
             var preparer = new PreferenceRowPreparer(vlm, o.RejectedSpan);
-            var skipped = new Dictionary<string, int>();
-            var prompts = new List<string>();
-            var rows = Prepare(trainData, preparer, o, skipped, Warn, prompts);
-            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Warn, []);
-            var instructions = o.Instructions ?? InstructionTemplate.Detect(prompts) ?? InstructionTemplate.Default;
+            var dataClock = System.Diagnostics.Stopwatch.StartNew();
+            // Rows are read as the run reaches them (PreferenceRowSource: an MMPR file is only indexed here); only
+            // precomputed reference log-probs need every row up front, and then the rows that pass are what trains.
+            var skippedUpFront = new Dictionary<string, int>();
+            List<PreparedRow>? allRows = o.PrecomputeReferenceLogProbs && !o.UseOrpo && !o.Loss.IsSftOnly
+                ? Prepare(trainData, preparer, o, skippedUpFront, Warn) : null;
+            rowSource = allRows is null
+                ? PreferenceRowSource.For(trainData, Columns, o.ImageRoot, o.CancellationToken)
+                : new InMemoryRowSource(allRows.Select(r => r.Example).ToList(), "rows checked before training");
+            var validationRows = validationData is null ? [] : Prepare(validationData, preparer, o, new Dictionary<string, int>(), Warn);
+            if (rowSource.Count == 0)
+                throw new InvalidOperationException("No usable training rows: " + (skippedUpFront.Count == 0 ? "the data is empty." : string.Join(", ", skippedUpFront.Select(kv => $"{kv.Value} {kv.Key}"))));
+            var instructions = o.Instructions ?? InstructionTemplate.Detect(LeadingPrompts(rowSource)) ?? InstructionTemplate.Default;
             Log($"Prediction asks with the '{instructions.Name}' instruction template" + (o.Instructions is null ? " (the one the training prompts carry, or the default)." : "."));
-            if (rows.Count == 0)
-                throw new InvalidOperationException("No usable training rows: " + (skipped.Count == 0 ? "the data is empty." : string.Join(", ", skipped.Select(kv => $"{kv.Value} {kv.Key}"))));
+            Log($"Training input: {rowSource.Description} in {dataClock.Elapsed.TotalSeconds:F1} s; {o.DataLoaderWorkers} data-loader worker(s), " +
+                $"prefetch {o.DataLoaderWorkers * o.DataLoaderPrefetchFactor} micro-batches" + (o.GroupByLength ? ", grouped by length." : "."));
 
             var loss = new PreferenceLoss(o.Loss);
             // A loss of sft terms alone reads no reference: none is built (and the rejected rows are not run).
@@ -178,7 +189,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                     : Fingerprints.ModelFolder(o.ModelPath, adapter is null ? "initial-policy" : "lora-base");
                 var cacheDir = o.ReferenceCacheDirectory ?? Path.Combine(o.OutputDirectory ?? Path.GetTempPath(), "reference-cache");
                 var source = reference;
-                reference = ReferenceLogProbCache.Build(rows.Concat(validationRows).ToList(), source, key, cacheDir,
+                reference = ReferenceLogProbCache.Build(allRows!.Concat(validationRows).ToList(), source, key, cacheDir,
                     r => PreferenceBatch.Create(r, preparer, vlm.Prompts.Encoder.PadId, device), o.BatchSize, Log, o.CancellationToken);
                 if (source is not AdapterDisabledReference)
                     source.Dispose(); // the frozen copy is no longer needed: free its memory before training
@@ -187,7 +198,10 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 Log($"Reference: {reference.Description}.");
 
             var metricsPath = o.OutputDirectory is null ? null : Path.Combine(o.OutputDirectory, "metrics.jsonl");
-            using var metricsLog = new MetricsLog(metricsPath, checkpoint is null ? 0 : TrainingCheckpoint.ReadState(checkpoint).Step);
+            var resumedState = checkpoint is null ? null : TrainingCheckpoint.ReadState(checkpoint);
+            using var metricsLog = new MetricsLog(metricsPath, resumedState?.Step ?? 0);
+            // Skips found before training (the precompute pass) plus those of the run so far, when resuming.
+            var input = new InputAccounting(resumedState?.SkippedRows ?? skippedUpFront);
             var progressChannel = _host.StartProgressChannel("MPO training");
             var setup = new TrainingSetup
             {
@@ -195,14 +209,15 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 Trainable = trainable,
                 Reference = reference,
                 Loss = loss,
-                Rows = rows,
+                Rows = rowSource,
                 ValidationRows = validationRows,
                 Preparer = preparer,
                 Options = o,
                 Seed = seed,
-                DataFingerprint = Fingerprints.Data(rows),
-                SkippedRows = skipped,
+                DataFingerprint = Fingerprints.Input(rowSource, o),
+                Input = input,
                 ResumeCheckpoint = checkpoint,
+                PrefetchFullSignal = o.PrefetchFullSignal,
                 Report = (message, metrics) =>
                 {
                     Log(message);
@@ -214,8 +229,15 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
                 WriteCheckpointContents = dir => WriteCheckpoint(dir, vlm, adapter, reference, o),
             };
             var loop = new PreferenceTrainingLoop(setup);
-            Log($"{rows.Count} pairs, {loop.StepsPerEpoch} steps per epoch, {loop.TotalSteps} steps (batch {o.BatchSize} x {o.GradientAccumulationSteps}).");
-            RunWithProgress(loop, o.ShowProgress, progressChannel);
+            Log($"{rowSource.Count} pairs, {loop.StepsPerEpoch} steps per epoch, {loop.TotalSteps} steps (batch {o.BatchSize} x {o.GradientAccumulationSteps}).");
+            try
+            {
+                RunWithProgress(loop, o.ShowProgress, progressChannel);
+            }
+            finally
+            {
+                ReportInput(input, o, Log);
+            }
             progressChannel.Dispose();
             metricsLog.Dispose();
 
@@ -240,10 +262,12 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             foreach (var p in vlm.Model.parameters())
                 p.requires_grad = false;
             vlm.Model.eval();
-            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, instructions, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), skipped);
+            rowSource.Dispose();
+            return new MpoTransformer(_context, vlm, adapter, o.AnswerMode, instructions, o.Generation, o.ImageColumnName, o.PromptColumnName, loop.History.ToList(), input.Skipped);
         }
         catch
         {
+            rowSource?.Dispose();
             reference?.Dispose();
             adapter?.Dispose();
             vlm.Dispose();
@@ -309,9 +333,45 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             ModuleCheckpoint.Save(frozen.Model, Path.Combine(dir, TrainingCheckpoint.ReferenceFolder));
     }
 
-    /// <summary>The usable rows of <paramref name="data"/>; their prompt texts are added to <paramref name="prompts"/>.</summary>
-    private static List<PreparedRow> Prepare(IDataView data, PreferenceRowPreparer preparer, Options o, Dictionary<string, int> skipped, Action<string> log,
-        List<string> prompts)
+    /// <summary>The final report of the streamed input: skips by reason and rows cut to MaxLength.</summary>
+    private static void ReportInput(InputAccounting input, Options o, Action<string> log)
+    {
+        if (input.SkippedSummary() is { } skipped)
+            log($"Skipped rows: {skipped}.");
+        if (input.FirstTruncated is { } first)
+            log(TruncationWarning(input.Truncated, input.RowsMet, first, o.MaxLength));
+    }
+
+    // Truncation (our rule, see PromptBuilder: responses first, then prompt text) is silent per row; a run where it bites must say
+    // so, or a MaxLength that leaves one response token trains to a loss of 0 on nothing.
+    private static string TruncationWarning(int truncated, int rows, PreparedRow first, int maxLength)
+    {
+        var c = first.Pair.Chosen.Truncation;
+        return $"Warning: {truncated} of {rows} rows were cut to MaxLength {maxLength} (first: data row {first.RowIndex + 1}, chosen lost " +
+               $"{c.ResponseTokensRemoved + c.ClosingTokensRemoved} response and {c.PromptTokensRemoved} prompt tokens); raise MaxLength or shorten the prompts.";
+    }
+
+    /// <summary>
+    /// The prompts of the first rows (at most 256), from which the trainer learns the instruction template its data was
+    /// built with. Reading them costs no image work; a row that cannot be read is left to the loop, which meets it in turn.
+    /// </summary>
+    private static List<string> LeadingPrompts(PreferenceRowSource rows)
+    {
+        var prompts = new List<string>();
+        for (int i = 0; i < Math.Min(256, rows.Count); i++)
+        {
+            try
+            {
+                prompts.Add(rows.Read(i).Prompt);
+            }
+            catch (BadRowException)
+            {
+            }
+        }
+        return prompts;
+    }
+
+    private static List<PreparedRow> Prepare(IDataView data, PreferenceRowPreparer preparer, Options o, Dictionary<string, int> skipped, Action<string> log)
     {
         var columns = new PreferenceColumns(o.ImageColumnName, o.PromptColumnName, o.ChosenColumnName, o.RejectedColumnName);
         var rows = new List<PreparedRow>();
@@ -330,16 +390,9 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         }
         if (skipped.Count > 0)
             log($"Skipped rows: {string.Join(", ", skipped.Select(kv => $"{kv.Key} {kv.Value}"))}.");
-        // Truncation (our rule, see PromptBuilder: responses first, then prompt text) is silent per row; a run where it
-        // bites must say so, or a MaxLength that leaves one response token trains on next to nothing.
         var truncated = rows.Where(r => r.Pair.Chosen.Truncation.IsTruncated || r.Pair.Rejected.Truncation.IsTruncated).ToList();
         if (truncated.Count > 0)
-        {
-            var first = truncated[0];
-            var c = first.Pair.Chosen.Truncation;
-            log($"Warning: {truncated.Count} of {rows.Count} rows were cut to MaxLength {o.MaxLength} (first: data row {first.RowIndex + 1}, chosen lost " +
-                $"{c.ResponseTokensRemoved + c.ClosingTokensRemoved} response and {c.PromptTokensRemoved} prompt tokens); raise MaxLength or shorten the prompts.");
-        }
+            log(TruncationWarning(truncated.Count, rows.Count, truncated[0], o.MaxLength));
         return rows;
     }
 }

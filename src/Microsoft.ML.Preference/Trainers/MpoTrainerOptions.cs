@@ -194,6 +194,35 @@ public sealed partial class MpoTrainer
         /// <summary>What to do with rows that cannot be used. Default <see cref="BadRowPolicy.Fail"/>.</summary>
         public BadRowPolicy BadRows { get; set; } = BadRowPolicy.Fail;
 
+        /// <summary>
+        /// Background threads that read, check, tokenise, decode and tile the coming micro-batches while the model
+        /// computes (PyTorch's DataLoader num_workers; InternVL's MPO scripts use 8 per GPU). 0 loads each micro-batch
+        /// on the training thread. Default: one less than the cores, between 1 and 8.
+        /// </summary>
+        public int DataLoaderWorkers { get; set; } = DefaultDataLoaderWorkers;
+
+        /// <summary>The default of <see cref="DataLoaderWorkers"/> on this machine: the cores less one (the training thread's), 1 to 8.</summary>
+        public static int DefaultDataLoaderWorkers => Math.Clamp(Environment.ProcessorCount - 1, 1, 8);
+
+        /// <summary>
+        /// Micro-batches loaded ahead per worker (PyTorch's DataLoader prefetch_factor, default 2): the prefetch queue
+        /// holds at most workers × this many, which is what bounds the input side's memory. Default 2.
+        /// </summary>
+        public int DataLoaderPrefetchFactor { get; set; } = 2;
+
+        /// <summary>
+        /// Group rows of similar length into the same micro-batches, as InternVL's <c>--group_by_length</c> does
+        /// (internvl_chat/internvl/patch/train_sampler_patch.py): each optimiser step's rows, drawn by the seeded
+        /// shuffle, are sorted longest first and dealt into its micro-batches so their total lengths are even. The
+        /// length is the row's text size (bytes of its jsonl line, or characters), not InternVL's token count: that
+        /// would tokenise every row before the first step. With one micro-batch per step it only reorders within the
+        /// batch (no effect on the loss), as in InternVL on one GPU. Default false.
+        /// </summary>
+        public bool GroupByLength { get; set; }
+
+        /// <summary>Set by the data loader while its prefetch queue is full, reset when the trainer takes a batch (tests use it to stop a run at that moment).</summary>
+        internal ManualResetEventSlim? PrefetchFullSignal { get; set; }
+
         /// <summary>Where checkpoints, metrics.jsonl and the curves PNG go; null keeps nothing on disk.</summary>
         public string? OutputDirectory { get; set; }
 

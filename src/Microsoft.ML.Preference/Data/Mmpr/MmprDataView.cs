@@ -90,19 +90,47 @@ public sealed class MmprDataView : IDataView
         long total = 0;
         foreach (var _ in NonBlankLines(dataset.Annotation))
             total++;
-        long wanted = (long)Math.Floor(total * dataset.RepeatTime);
-        var random = new Random(unchecked(_seed * 1_000_003 + datasetIndex));
-        long seen = 0, taken = 0;
+        using var positions = Selection(total, dataset, datasetIndex).GetEnumerator();
+        bool more = positions.MoveNext();
+        long seen = 0;
         foreach (var item in NonBlankLines(dataset.Annotation))
         {
-            if (taken == wanted)
+            if (!more)
                 yield break;
-            bool take = Subsampling == MmprSubsampling.Prefix || random.NextDouble() * (total - seen) < wanted - taken;
-            seen++;
-            if (take)
+            if (seen++ == positions.Current)
+            {
+                yield return item;
+                more = positions.MoveNext();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Which of a data set's <paramref name="total"/> non-blank lines it contributes, in order, by position: every line
+    /// floor(repeat_time) times (pass after pass) for repeat_time of 1 or more, a sample of floor(total·repeat_time)
+    /// lines below 1 (increasing positions). The one rule that both the streamed cursor and the trainer's line index
+    /// (<see cref="MmprRowSource"/>) follow, so they see the same rows.
+    /// </summary>
+    internal IEnumerable<long> Selection(long total, MmprDataset dataset, int datasetIndex)
+    {
+        if (dataset.RepeatTime >= 1)
+        {
+            for (int pass = 0; pass < (int)dataset.RepeatTime; pass++)
+                for (long i = 0; i < total; i++)
+                    yield return i;
+            yield break;
+        }
+        if (dataset.RepeatTime <= 0)
+            yield break;
+        long wanted = (long)Math.Floor(total * dataset.RepeatTime);
+        var random = new Random(unchecked(_seed * 1_000_003 + datasetIndex));
+        long taken = 0;
+        for (long seen = 0; seen < total && taken < wanted; seen++)
+        {
+            if (Subsampling == MmprSubsampling.Prefix || random.NextDouble() * (total - seen) < wanted - taken)
             {
                 taken++;
-                yield return item;
+                yield return seen;
             }
         }
     }

@@ -35,22 +35,19 @@ internal static class Fingerprints
             AddInts(row.Pair.Rejected.Labels);
             AddInts(row.TilesPerImage);
             foreach (var image in row.Example.Images)
-            {
-                switch (image)
-                {
-                    case ImageSource.FromFile f:
-                        var info = new FileInfo(f.Path);
-                        sha.AppendData(Encoding.UTF8.GetBytes(info.FullName));
-                        Add(info.Exists ? info.Length : -1);
-                        Add(info.Exists ? info.LastWriteTimeUtc.Ticks : 0);
-                        break;
-                    case ImageSource.InMemory m:
-                        sha.AppendData(m.Image.Pixels);
-                        break;
-                }
-            }
+                InMemoryRowSource.AppendImage(sha, image);
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// The key a checkpoint records for its training data: the rows (by <see cref="PreferenceRowSource.Fingerprint"/>,
+    /// computed without tokenising or decoding anything) and the options that change what a row becomes.
+    /// </summary>
+    public static string Input(PreferenceRowSource rows, MpoTrainer.Options o)
+    {
+        var preparation = $"{rows.Fingerprint()}|{rows.Count}|max_length={o.MaxLength}|rejected_span={o.RejectedSpan}|system={o.SystemMessage}|group_by_length={o.GroupByLength}";
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(preparation)));
     }
 
     public static string ModelFolder(string folder, string variant = "")

@@ -22,15 +22,33 @@ internal sealed class PreferenceBatch : IDisposable
 
     public int Pairs => RowIndices.Length;
 
+    /// <summary>A batch of <paramref name="rows"/>, their images decoded and tiled here (evaluation, the reference pass).</summary>
     public static PreferenceBatch Create(IReadOnlyList<PreparedRow> rows, PreferenceRowPreparer preparer, int padId, Device device)
+    {
+        var tiles = new List<Tensor?>(rows.Count);
+        try
+        {
+            foreach (var row in rows)
+                tiles.Add(preparer.Tiles(row));
+            return Create(rows, tiles, padId, device);
+        }
+        finally
+        {
+            foreach (var t in tiles)
+                t?.Dispose();
+        }
+    }
+
+    /// <summary>A batch of <paramref name="rows"/> with their tiles already made (a data-loader worker's); the caller keeps owning <paramref name="tiles"/>.</summary>
+    public static PreferenceBatch Create(IReadOnlyList<PreparedRow> rows, IReadOnlyList<Tensor?> tiles, int padId, Device device)
     {
         using var scope = torch.NewDisposeScope();
         var padded = PaddedBatch.FromPairs(rows.Select(r => r.Pair).ToList(), padId);
-        var tiles = rows.Select(preparer.Tiles).Where(t => t is not null).Select(t => t!).ToList();
+        var present = tiles.Where(t => t is not null).Select(t => t!).ToList();
         var batch = new PreferenceBatch
         {
             RowIndices = rows.Select(r => r.RowIndex).ToArray(),
-            PairTiles = tiles.Count == 0 ? null : torch.cat(tiles).to(device).MoveToOuterDisposeScope(),
+            PairTiles = present.Count == 0 ? null : torch.cat(present).to(device).MoveToOuterDisposeScope(),
             InputIds = padded.InputIdsTensor(device).MoveToOuterDisposeScope(),
             AttentionMask = padded.AttentionMaskTensor(device).MoveToOuterDisposeScope(),
             Labels = padded.LabelsTensor(device).MoveToOuterDisposeScope(),

@@ -14,6 +14,7 @@ internal sealed class PreferenceRowPreparer
     private readonly VisionLanguageModel _vlm;
     private readonly RejectedSpan _rejectedSpan;
     private readonly Dictionary<int, bool> _endsStep = [];
+    private readonly Lock _tokenizerLock = new();
 
     public PreferenceRowPreparer(VisionLanguageModel vlm, RejectedSpan rejectedSpan = RejectedSpan.WholeResponse)
     {
@@ -24,6 +25,24 @@ internal sealed class PreferenceRowPreparer
     /// <summary>Validates <paramref name="example"/> and tokenises it (images are decoded to size them).</summary>
     public PreparedRow Prepare(PreferenceExample example)
     {
+        CheckText(example);
+        return Tokenise(example, VisionLanguageModel.DecodeImages(example.Images, example.RowIndex, _vlm.Images));
+    }
+
+    /// <summary>
+    /// <see cref="Prepare"/> and the row's tiles [tiles, 3, S, S] (null for a text-only row) from one decode of its
+    /// images: what a data-loader worker does. Thread-safe; the caller owns the tensor.
+    /// </summary>
+    public (PreparedRow Row, Tensor? Tiles) PrepareWithTiles(PreferenceExample example)
+    {
+        CheckText(example);
+        var images = VisionLanguageModel.DecodeImages(example.Images, example.RowIndex, _vlm.Images);
+        var row = Tokenise(example, images);
+        return (row, images.Count == 0 ? null : _vlm.Images.ProcessRow(images, example.MaxDynamicPatch).PixelValues);
+    }
+
+    private static void CheckText(PreferenceExample example)
+    {
         long row = example.RowIndex;
         if (string.IsNullOrWhiteSpace(example.Prompt))
             throw new BadRowException(row, BadRowReason.EmptyText, "the prompt is empty");
@@ -33,9 +52,22 @@ internal sealed class PreferenceRowPreparer
             throw new BadRowException(row, BadRowReason.EmptyText, "the rejected response is empty");
         if (example.Chosen.Trim() == example.Rejected.Trim())
             throw new BadRowException(row, BadRowReason.ChosenEqualsRejected, "chosen and rejected are the same text");
+    }
 
-        var images = VisionLanguageModel.DecodeImages(example.Images, row, _vlm.Images);
+    private PreparedRow Tokenise(PreferenceExample example, IReadOnlyList<Vision.RgbImage> images)
+    {
         var tiles = images.Select(i => _vlm.Images.Plan(i.SourceWidth, i.SourceHeight, images.Count, example.MaxDynamicPatch).NumTiles).ToArray();
+        // Workers prepare rows in parallel; the tokenizer's caches and the step-end table are not made for that, and
+        // tokenising is a small part of a row's cost next to its images.
+        lock (_tokenizerLock)
+        {
+            return BuildPair(example, tiles);
+        }
+    }
+
+    private PreparedRow BuildPair(PreferenceExample example, int[] tiles)
+    {
+        long row = example.RowIndex;
         try
         {
             var pair = _vlm.Prompts.BuildPair(example.Prompt, example.Chosen, example.Rejected, tiles.Length == 0 ? null : tiles, row);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Trainers.Losses;
 
@@ -14,7 +15,8 @@ internal sealed class TrainingSetup
     public required IReadOnlyList<Parameter> Trainable { get; init; }
     public required IReferenceLogProbs? Reference { get; init; }
     public required PreferenceLoss Loss { get; init; }
-    public required IReadOnlyList<PreparedRow> Rows { get; init; }
+    /// <summary>The training rows, read on demand by the data loader.</summary>
+    public required PreferenceRowSource Rows { get; init; }
     public required IReadOnlyList<PreparedRow> ValidationRows { get; init; }
     public required PreferenceRowPreparer Preparer { get; init; }
     public required MpoTrainer.Options Options { get; init; }
@@ -22,28 +24,35 @@ internal sealed class TrainingSetup
     public required string DataFingerprint { get; init; }
     public required Action<string, TrainingMetrics?> Report { get; init; }
     public required Action<string> WriteCheckpointContents { get; init; }
-    public IReadOnlyDictionary<string, int> SkippedRows { get; init; } = new Dictionary<string, int>();
+    /// <summary>Rows skipped and cut as the input streams (seeded from the checkpoint on resume).</summary>
+    public required InputAccounting Input { get; init; }
     public string? ResumeCheckpoint { get; init; }
+    /// <summary>Set whenever the prefetch queue is full (a test hook).</summary>
+    public ManualResetEventSlim? PrefetchFullSignal { get; init; }
 }
 
 /// <summary>
 /// The optimisation loop: micro-batches of pairs in a seeded per-epoch order, gradient accumulation, clipping,
 /// AdamW (on float32 master weights under bf16) with a warm-up schedule, TR-DPO reference syncs, evaluation, metrics under TRL's names, checkpoints
 /// (periodic, final and on cancellation) and exact resumption. The data position is a pure function of the
-/// step, so a checkpoint needs no cursor.
+/// step, so a checkpoint needs no cursor. Micro-batches come from a <see cref="PrefetchingBatchLoader"/>: rows are
+/// checked, tokenised and tiled on background workers as the run reaches them, and a bad row is met (skipped or
+/// failed) in the step that holds it.
 /// </summary>
 internal sealed class PreferenceTrainingLoop
 {
     private readonly TrainingSetup _s;
     private readonly MpoTrainer.Options _o;
     private readonly int _microBatchesPerEpoch;
-    private readonly Dictionary<int, int[]> _orders = new();
+    private readonly EpochOrder _order;
 
     public PreferenceTrainingLoop(TrainingSetup setup)
     {
         _s = setup;
         _o = setup.Options;
-        _microBatchesPerEpoch = (setup.Rows.Count + _o.BatchSize - 1) / _o.BatchSize;
+        _order = new EpochOrder(setup.Rows.Count, setup.Seed, _o.BatchSize, _o.GradientAccumulationSteps,
+            _o.GroupByLength ? setup.Rows.ApproximateLength : null);
+        _microBatchesPerEpoch = _order.MicroBatchesPerEpoch;
         int stepsPerEpoch = Math.Max(1, (_microBatchesPerEpoch + _o.GradientAccumulationSteps - 1) / _o.GradientAccumulationSteps);
         TotalSteps = _o.MaxSteps > 0 ? _o.MaxSteps : stepsPerEpoch * _o.NumberOfEpochs;
         StepsPerEpoch = stepsPerEpoch;
@@ -100,6 +109,9 @@ internal sealed class PreferenceTrainingLoop
             _history.Add(before);
             _s.Report("Before training: " + string.Join(", ", before.Values.Select(kv => $"{kv.Key} {kv.Value:F4}")), before);
         }
+        int accumulation = _o.GradientAccumulationSteps;
+        using var loader = new PrefetchingBatchLoader(_s.Rows, _s.Preparer, _order, start * accumulation, TotalSteps * accumulation,
+            _o.DataLoaderWorkers, _o.DataLoaderWorkers * _o.DataLoaderPrefetchFactor, _s.PrefetchFullSignal);
         for (int step = start; step < TotalSteps; step++)
         {
             if (_o.CancellationToken.IsCancellationRequested)
@@ -108,7 +120,7 @@ internal sealed class PreferenceTrainingLoop
                 throw new TrainingCanceledException(step, saved, _o.CancellationToken);
             }
             StepProfile.Mark();
-            var metrics = Step(step, optimizer, schedule.RateAt(step));
+            var metrics = Step(step, optimizer, schedule.RateAt(step), loader);
             _history.Add(metrics);
             if (_watch.Observe(step + 1, metrics["loss"], metrics["grad_norm"]) is { } warning)
                 _s.Report(warning, null);
@@ -127,47 +139,90 @@ internal sealed class PreferenceTrainingLoop
             Save(TotalSteps, optimizer);
     }
 
-    private TrainingMetrics Step(int step, ITrainingOptimizer optimizer, double learningRate)
+    private TrainingMetrics Step(int step, ITrainingOptimizer optimizer, double learningRate, PrefetchingBatchLoader loader)
     {
         optimizer.ZeroGrad();
         var clock = Stopwatch.StartNew();
         var sums = new MetricSums();
         long tokens = 0;
-        for (int a = 0; a < _o.GradientAccumulationSteps; a++)
+        var loaded = new List<LoadedMicroBatch>(_o.GradientAccumulationSteps);
+        try
         {
-            var rows = MicroBatch(step * _o.GradientAccumulationSteps + a);
-            using var scope = torch.NewDisposeScope();
-            using var batch = MakeBatch(rows);
-            tokens += batch.Tokens;
+            // The whole step's data first: a bad row under Fail then stops the run at a clean step boundary.
+            for (int a = 0; a < _o.GradientAccumulationSteps; a++)
+                loaded.Add(loader.Take(step * _o.GradientAccumulationSteps + a));
+            double waited = clock.Elapsed.TotalSeconds;
+            foreach (var micro in loaded)
+            {
+                micro.Failure?.Throw();
+                _s.Input.Record(micro, micro.Index < _microBatchesPerEpoch, message => _s.Report(message, null));
+            }
+            if (_o.BadRows == BadRowPolicy.Fail && loaded.SelectMany(m => m.BadRows).FirstOrDefault() is { } bad)
+            {
+                if (step > 0)
+                    Save(step, optimizer);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(bad);
+            }
             StepProfile.Lap("batch (rows, images, tensors)");
-            var loss = Forward(batch, sums, step: step + 1);
-            double value = loss.item<float>();
-            if (!double.IsFinite(value))
-                throw Diverged(step + 1, "the loss", batch.RowIndices);
-            StepProfile.Lap("loss and metrics");
-            (loss / _o.GradientAccumulationSteps).backward();
-            StepProfile.Lap("backward");
-            optimizer.AfterBackward();
-        }
-        double gradNorm = optimizer.ClipGradNorm(_o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
-        StepProfile.Lap("gradient clipping");
-        if (!double.IsFinite(gradNorm))
-        {
-            optimizer.ZeroGrad();
-            throw Diverged(step + 1, "the gradient norm", []);
-        }
-        optimizer.Step(learningRate);
-        StepProfile.Lap("optimizer step");
-        double seconds = clock.Elapsed.TotalSeconds;
+            int usable = loaded.Count(m => m.Rows.Count > 0);
+            if (usable == 0)
+            {
+                _s.Report($"Step {step + 1}: every row of this step was skipped; no update.", null);
+                var empty = new TrainingMetrics(step + 1, (double)(step + 1) / StepsPerEpoch);
+                AddDataMetrics(empty, waited, clock.Elapsed.TotalSeconds, loader);
+                empty.Set("learning_rate", learningRate);
+                return empty;
+            }
+            foreach (var micro in loaded.Where(m => m.Rows.Count > 0))
+            {
+                using var scope = torch.NewDisposeScope();
+                using var batch = PreferenceBatch.Create(micro.Rows, micro.Tiles, _s.Policy.Prompts.Encoder.PadId, _s.Policy.Device);
+                tokens += batch.Tokens;
+                var loss = Forward(batch, sums, step: step + 1);
+                double value = loss.item<float>();
+                if (!double.IsFinite(value))
+                    throw Diverged(step + 1, "the loss", batch.RowIndices);
+                StepProfile.Lap("loss and metrics");
+                // Averaged over the micro-batches that hold rows (all of them, unless a whole one was skipped).
+                (loss / usable).backward();
+                StepProfile.Lap("backward");
+                optimizer.AfterBackward();
+            }
+            double gradNorm = optimizer.ClipGradNorm(_o.MaxGradNorm > 0 ? _o.MaxGradNorm : 1e30);
+            StepProfile.Lap("gradient clipping");
+            if (!double.IsFinite(gradNorm))
+            {
+                optimizer.ZeroGrad();
+                throw Diverged(step + 1, "the gradient norm", []);
+            }
+            optimizer.Step(learningRate);
+            StepProfile.Lap("optimizer step");
+            double seconds = clock.Elapsed.TotalSeconds;
 
-        var metrics = sums.ToMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, prefix: "");
-        metrics.Set("grad_norm", gradNorm);
-        metrics.Set("learning_rate", learningRate);
-        metrics.Set("tokens_per_second", tokens / seconds);
-        metrics.Set("step_seconds", seconds);
-        metrics.Set("peak_rss_gib", Runtime.ProcessMemory.PeakResidentBytes() / (1024.0 * 1024 * 1024));
-        StepProfile.Lap("report and progress");
-        return metrics;
+            var metrics = sums.ToMetrics(step + 1, (double)(step + 1) / StepsPerEpoch, prefix: "");
+            metrics.Set("grad_norm", gradNorm);
+            metrics.Set("learning_rate", learningRate);
+            metrics.Set("tokens_per_second", tokens / seconds);
+            metrics.Set("step_seconds", seconds);
+            metrics.Set("peak_rss_gib", Runtime.ProcessMemory.PeakResidentBytes() / (1024.0 * 1024 * 1024));
+            AddDataMetrics(metrics, waited, seconds, loader);
+            StepProfile.Lap("report and progress");
+            return metrics;
+        }
+        finally
+        {
+            foreach (var micro in loaded)
+                micro.Dispose();
+        }
+    }
+
+    /// <summary>How long the step waited for its data (the input side falling behind shows here) and the skip count so far.</summary>
+    private void AddDataMetrics(TrainingMetrics metrics, double waited, double seconds, PrefetchingBatchLoader loader)
+    {
+        metrics.Set("data/wait_seconds", waited);
+        metrics.Set("data/wait_fraction", seconds > 0 ? waited / seconds : 0);
+        metrics.Set("data/prefetched", loader.Buffered);
+        metrics.Set("data/skipped_rows", _s.Input.SkippedTotal);
     }
 
     /// <summary>One micro-batch's loss; its figures are added to <paramref name="sums"/>.</summary>
@@ -281,22 +336,6 @@ internal sealed class PreferenceTrainingLoop
     private PreferenceBatch MakeBatch(IReadOnlyList<PreparedRow> rows) =>
         PreferenceBatch.Create(rows, _s.Preparer, _s.Policy.Prompts.Encoder.PadId, _s.Policy.Device);
 
-    /// <summary>The rows of global micro-batch <paramref name="index"/>: epoch e reads a permutation seeded by (seed, e).</summary>
-    private IReadOnlyList<PreparedRow> MicroBatch(int index)
-    {
-        int epoch = index / _microBatchesPerEpoch;
-        int within = index % _microBatchesPerEpoch;
-        if (!_orders.TryGetValue(epoch, out var order))
-        {
-            order = Enumerable.Range(0, _s.Rows.Count).ToArray();
-            // A fixed formula, not HashCode.Combine: that one is randomised per process, and a resumed run in a new
-            // process must see the same order.
-            new Random(unchecked(_s.Seed * 1_000_003 + epoch) & int.MaxValue).Shuffle(order);
-            _orders[epoch] = order;
-        }
-        return order.Skip(within * _o.BatchSize).Take(_o.BatchSize).Select(i => _s.Rows[i]).ToList();
-    }
-
     private string? Save(int step, ITrainingOptimizer optimizer)
     {
         if (_o.OutputDirectory is null)
@@ -311,7 +350,7 @@ internal sealed class PreferenceTrainingLoop
             Bco = _s.Loss.RunningMoments.GetState(),
             HasAdapter = _o.Lora is not null,
             HasReference = _o.ReferenceSyncSteps > 0,
-            SkippedRows = _s.SkippedRows.ToDictionary(kv => kv.Key, kv => kv.Value),
+            SkippedRows = _s.Input.Skipped.ToDictionary(kv => kv.Key, kv => kv.Value),
             LastMetrics = _history.Count == 0 ? new() : _history[^1].Values.ToDictionary(kv => kv.Key, kv => kv.Value),
         };
         LastCheckpoint = TrainingCheckpoint.Save(_o.OutputDirectory, state, optimizer, _s.WriteCheckpointContents);

@@ -1,0 +1,292 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.ML.Preference.Data;
+using Microsoft.ML.Preference.Data.Mmpr;
+using Microsoft.ML.Preference.Modeling;
+using Microsoft.ML.Preference.Trainers;
+using Microsoft.ML.Preference.Trainers.Training;
+
+namespace Microsoft.ML.Preference.Tests.Trainers;
+
+/// <summary>The streamed training input: the line index, the indexed MMPR rows, the epoch order, the prefetching loader, and Fit on top of them.</summary>
+public class StreamingInputTests
+{
+    [Fact]
+    public void LineIndexFindsTheLinesAStreamReaderReadsWithTheirNumbers()
+    {
+        var folder = Directory.CreateTempSubdirectory("mlpref-index-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "a.jsonl");
+            // A BOM, CRLF and LF ends, blank and whitespace-only lines, non-ASCII text, no newline at the end.
+            var text = "\uFEFF{\"a\":1}\r\n\r\n   \n{\"b\":\"é–ü\"}\n\t\r\n{\"c\":3}";
+            File.WriteAllText(path, text, new UTF8Encoding(false));
+            using var index = JsonlLineIndex.Build(path);
+            var expected = File.ReadLines(path).Select((line, i) => (Line: line, Number: i + 1L)).Where(x => !string.IsNullOrWhiteSpace(x.Line)).ToList();
+            Assert.Equal(3, index.Count);
+            Assert.Equal(expected.Select(x => x.Line), Enumerable.Range(0, index.Count).Select(index.Read));
+            Assert.Equal([1L, 4L, 6L], Enumerable.Range(0, index.Count).Select(index.LineNumber));
+            Assert.Equal(Encoding.UTF8.GetByteCount("{\"b\":\"é–ü\"}"), index.ByteLength(1));
+
+            // A line longer than the 1 MiB scan buffer, whose CR falls right at a buffer's end.
+            var line = "{\"k\":\"" + new string('x', (1 << 20) - 9) + "\"}"; // 2^20 - 1 bytes: its CR is the buffer's last byte
+            File.WriteAllText(path, line + "\r\n{\"z\":0}\n", new UTF8Encoding(false));
+            using var index2 = JsonlLineIndex.Build(path);
+            Assert.Equal(2, index2.Count);
+            Assert.Equal(line, index2.Read(0));
+            Assert.Equal("{\"z\":0}", index2.Read(1));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(2.0, MmprSubsampling.Seeded)]
+    [InlineData(0.5, MmprSubsampling.Seeded)]
+    [InlineData(0.5, MmprSubsampling.Prefix)]
+    public void IndexedMmprRowsAreTheDataViewsRowsInOrder(double repeat, MmprSubsampling subsampling)
+    {
+        var folder = Directory.CreateTempSubdirectory("mlpref-mmpr-src-");
+        try
+        {
+            var meta = WriteMmpr(folder.FullName, [("first", 7, repeat), ("empty", 0, 1.0), ("second", 5, 1.0)]);
+            var view = new MLContext(1).Preference.Data.LoadMmpr(meta, seed: 4, subsampling);
+            var columns = new PreferenceColumns(MmprDataView.ImageColumn, MmprDataView.PromptColumn, MmprDataView.ChosenColumn, MmprDataView.RejectedColumn);
+            var streamed = PreferenceDataReader.Read(view, columns).ToList();
+            using var source = PreferenceRowSource.For(view, columns, null);
+            Assert.IsType<MmprRowSource>(source);
+            Assert.Equal(streamed.Count, source.Count);
+            Assert.Equal((int)(7 * repeat) + 5, source.Count);
+            for (int i = 0; i < streamed.Count; i++)
+            {
+                var read = source.Read(i);
+                Assert.Equal(streamed[i].RowIndex, read.RowIndex);
+                Assert.Equal(streamed[i].Prompt, read.Prompt);
+                Assert.Equal(streamed[i].Chosen, read.Chosen);
+                Assert.Equal(streamed[i].Images, read.Images);
+            }
+            // The same set indexed again has the same key; a touched file another.
+            using (var again = PreferenceRowSource.For(view, columns, null))
+                Assert.Equal(source.Fingerprint(), again.Fingerprint());
+            File.AppendAllText(Path.Combine(folder.FullName, "second.jsonl"), "\n");
+            File.SetLastWriteTimeUtc(Path.Combine(folder.FullName, "second.jsonl"), DateTime.UtcNow.AddMinutes(1));
+            using (var touched = PreferenceRowSource.For(view, columns, null))
+                Assert.NotEqual(source.Fingerprint(), touched.Fingerprint());
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AMalformedLineIsABadRowNamingFileAndLine()
+    {
+        var folder = Directory.CreateTempSubdirectory("mlpref-mmpr-bad-");
+        try
+        {
+            var meta = WriteMmpr(folder.FullName, [("set", 6, 1.0)]);
+            var file = Path.Combine(folder.FullName, "set.jsonl");
+            var lines = File.ReadAllLines(file).ToList();
+            lines.Insert(2, "");                 // a blank line: line numbers count it
+            lines[4] = "{\"question\": \"cut";   // row 3, line 5
+            File.WriteAllLines(file, lines);
+            var view = new MLContext(1).Preference.Data.LoadMmpr(meta);
+            using var source = PreferenceRowSource.For(view, new PreferenceColumns("Image", "Prompt", "Chosen", "Rejected"), null);
+            Assert.Equal(6, source.Count);
+            var e = Assert.Throws<BadRowException>(() => source.Read(3));
+            Assert.Equal(BadRowReason.MalformedLine, e.Reason);
+            Assert.Equal(3, e.RowIndex);
+            Assert.Contains("set.jsonl:5", e.Message);
+            Assert.Equal("question 4", source.Read(4).Prompt);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void LengthGroupingFollowsInternVLsSplitToEvenChunks()
+    {
+        // Lengths by row: a mega-batch of 4 rows dealt into 2 micro-batches. Sorted longest first: 9 (row 2), 7 (row 0),
+        // 4 (row 3), 1 (row 1). 9 -> chunk 0; 7 -> chunk 1 (7 < 9); 4 -> chunk 1 (7 < 9), now full; 1 -> chunk 0.
+        int[] lengths = [7, 1, 9, 4];
+        int[] order = [0, 1, 2, 3];
+        EpochOrder.GroupByLength(order, megabatch: 4, chunks: 2, i => lengths[i]);
+        Assert.Equal([2, 1, 0, 3], order);
+        // 5 rows into 2 chunks do not divide: a strided split of the sorted rows, [s0, s2, s4] then [s1, s3].
+        int[] five = [0, 1, 2, 3, 4];
+        int[] fiveLengths = [3, 5, 1, 4, 2]; // sorted: 1 (5), 3 (4), 0 (3), 4 (2), 2 (1)
+        EpochOrder.GroupByLength(five, megabatch: 5, chunks: 2, i => fiveLengths[i]);
+        Assert.Equal([1, 0, 2, 3, 4], five);
+
+        // Within a run: each step holds the rows the plain shuffle gives it, only regrouped.
+        var plain = new EpochOrder(40, seed: 5, batchSize: 2, accumulation: 2, lengthOf: null);
+        var grouped = new EpochOrder(40, seed: 5, batchSize: 2, accumulation: 2, lengthOf: i => (i * 37) % 11);
+        for (int step = 0; step < 10; step++)
+        {
+            Assert.Equal(plain.MicroBatch(2 * step).Concat(plain.MicroBatch(2 * step + 1)).Order(),
+                grouped.MicroBatch(2 * step).Concat(grouped.MicroBatch(2 * step + 1)).Order());
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TheLoaderGivesTheOrdersRowsAndAResumedOneReadsNothingBeforeItsPosition(int workers)
+    {
+        using var toy = new ToyPreferenceData();
+        using var vlm = VisionLanguageModel.Load(toy.ModelPath, TorchSharp.torch.ScalarType.Float32, TorchSharp.torch.CPU, 256, null);
+        var preparer = new PreferenceRowPreparer(vlm);
+        var rows = toy.Rows(20, seed: 3).Select((r, i) => new PreferenceExample(i, [new ImageSource.FromFile(r.Image)], r.Prompt, r.Chosen, r.Rejected)).ToList();
+        rows[9] = rows[9] with { Chosen = " " };
+        using var source = new CountingSource(rows);
+        var order = new EpochOrder(rows.Count, seed: 11, batchSize: 3, accumulation: 1, lengthOf: null);
+        const int start = 5, end = 12; // from the middle of epoch 0 into epoch 1 (7 micro-batches an epoch)
+        using (var loader = new PrefetchingBatchLoader(source, preparer, order, start, end, workers, capacity: 2))
+        {
+            for (int k = start; k < end; k++)
+            {
+                using var batch = loader.Take(k);
+                var expected = order.MicroBatch(k);
+                Assert.Equal(expected.Where(p => p != 9).Select(p => (long)p), batch.Rows.Select(r => r.RowIndex));
+                Assert.Equal(expected.Contains(9) ? [9L] : [], batch.BadRows.Select(b => b.RowIndex));
+                for (int i = 0; i < batch.Rows.Count; i++)
+                    Assert.Equal(batch.Rows[i].TilesPerImage.Sum(), (int)batch.Tiles[i]!.shape[0]);
+            }
+        }
+        var before = Enumerable.Range(0, start).SelectMany(order.MicroBatch).ToHashSet();
+        var after = Enumerable.Range(start, end - start).SelectMany(order.MicroBatch).ToHashSet();
+        Assert.DoesNotContain(source.ReadPositions, p => before.Contains(p) && !after.Contains(p));
+        Assert.True(source.ReadPositions.All(after.Contains));
+    }
+
+    [Fact]
+    public void ARunKilledWithAFullPrefetchQueueResumesExactly()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(toy.Rows(24, seed: 7));
+        MpoTrainer.Options Options(string output)
+        {
+            var o = MpoTrainerLearningTests.Fast(toy);
+            o.BatchSize = 2;
+            o.MaxSteps = 8; // at step 3, five micro-batches remain: enough to fill a queue of 2 workers x 2
+            o.SaveSteps = 2;
+            o.DataLoaderWorkers = 2;
+            o.DataLoaderPrefetchFactor = 2;
+            o.OutputDirectory = Path.Combine(toy.Root, output);
+            return o;
+        }
+        double[] full;
+        using (var m = ml.Preference.Trainers.Mpo(Options("full")).Fit(data))
+            full = m.TrainingHistory.Select(h => h["loss"]).ToArray();
+
+        var killed = Options("killed");
+        var queueFull = new ManualResetEventSlim();
+        killed.PrefetchFullSignal = queueFull;
+        bool sawFullQueue = false;
+        killed.Progress = new SynchronousProgress(m =>
+        {
+            if (m.Step != 3)
+                return;
+            // The training thread is held here while the workers fill the queue (the signal mirrors its state); then
+            // the process "dies".
+            sawFullQueue = queueFull.Wait(TimeSpan.FromSeconds(60));
+            throw new KilledException();
+        });
+        Assert.Throws<KilledException>(() => ml.Preference.Trainers.Mpo(killed).Fit(data));
+        Assert.True(sawFullQueue, "the prefetch queue never filled");
+        Assert.False(Directory.Exists(Path.Combine(killed.OutputDirectory!, "checkpoint-3"))); // a kill writes nothing
+
+        var resumed = Options("killed");
+        resumed.ResumeFromCheckpoint = "latest";
+        using var r = ml.Preference.Trainers.Mpo(resumed).Fit(data);
+        Assert.Equal(3, r.TrainingHistory[0].Step);
+        var tail = r.TrainingHistory.Select(h => h["loss"]).ToArray();
+        Assert.Equal(6, tail.Length);
+        for (int i = 0; i < tail.Length; i++)
+            Assert.Equal(full[2 + i], tail[i], 1e-6);
+    }
+
+    [Fact]
+    public void BadLinesDeepInAnMmprFileAreSkippedAndCountedOrFailWithFileAndLine()
+    {
+        using var toy = new ToyPreferenceData();
+        var ml = new MLContext(seed: 1);
+        var folder = Path.Combine(toy.Root, "mmpr");
+        var meta = ml.Preference.Data.SaveMmpr(ml.Data.LoadFromEnumerable(toy.Rows(30, seed: 5)), folder, "toy");
+        var file = Path.Combine(folder, "toy.jsonl");
+        var lines = File.ReadAllLines(file);
+        lines[21] = "{\"image\": \"images/red-0.png\", \"question\": \"broken";          // line 22: not JSON
+        lines[25] = lines[25].Replace("\"chosen\"", "\"chosen_answer\"");               // line 26: no chosen
+        lines[27] = lines[27].Replace(".png\"", "-gone.png\"");                        // line 28: a missing image
+        File.WriteAllLines(file, lines);
+
+        var o = MpoTrainerLearningTests.Fast(toy);
+        o.BatchSize = 5;
+        o.ImageRoot = null;
+        var e = Assert.Throws<BadRowException>(() => ml.Preference.Trainers.Mpo(o).Fit(ml.Preference.Data.LoadMmpr(meta)));
+        Assert.Contains(e.RowIndex, new long[] { 21, 25, 27 });
+        if (e.Reason == BadRowReason.MalformedLine)
+            Assert.Contains($"toy.jsonl:{e.RowIndex + 1}", e.Message);
+
+        o.BadRows = BadRowPolicy.Skip;
+        var metrics = new List<TrainingMetrics>();
+        o.Progress = new SynchronousProgress(metrics.Add);
+        using var model = ml.Preference.Trainers.Mpo(o).Fit(ml.Preference.Data.LoadMmpr(meta));
+        Assert.Equal(2, model.SkippedRows["MalformedLine"]);
+        Assert.Equal(1, model.SkippedRows["MissingImage"]);
+        Assert.Equal(6, model.TrainingHistory.Count); // one epoch of 30 rows in batches of 5
+        Assert.Equal(3, metrics[^1]["data/skipped_rows"]);
+        Assert.True(metrics.Zip(metrics.Skip(1)).All(p => p.Second["data/skipped_rows"] >= p.First["data/skipped_rows"]));
+    }
+
+    private static string WriteMmpr(string folder, (string Name, int Lines, double Repeat)[] sets)
+    {
+        var entries = new List<string>();
+        foreach (var (name, count, repeat) in sets)
+        {
+            var lines = Enumerable.Range(0, count).Select(i =>
+                $"{{\"image\": \"img-{i}.png\", \"question\": \"question {i}\", \"chosen\": \"{name} yes {i}\", \"rejected\": \"{name} no {i}\"}}");
+            File.WriteAllLines(Path.Combine(folder, name + ".jsonl"), lines);
+            entries.Add($"\"{name}\": {{\"root\": \"{folder}\", \"annotation\": \"{name}.jsonl\", \"repeat_time\": {repeat.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}");
+        }
+        var meta = Path.Combine(folder, "meta.json");
+        File.WriteAllText(meta, "{" + string.Join(",", entries) + "}");
+        return meta;
+    }
+
+    private sealed class KilledException : Exception;
+
+    private sealed class SynchronousProgress(Action<TrainingMetrics> report) : IProgress<TrainingMetrics>
+    {
+        public void Report(TrainingMetrics value) => report(value);
+    }
+
+    /// <summary>An in-memory source that records every position read.</summary>
+    private sealed class CountingSource(IReadOnlyList<PreferenceExample> rows) : PreferenceRowSource
+    {
+        private readonly InMemoryRowSource _inner = new(rows, "test rows");
+
+        public ConcurrentBag<int> ReadPositions { get; } = [];
+
+        public override int Count => _inner.Count;
+
+        public override string Description => _inner.Description;
+
+        public override PreferenceExample Read(int index)
+        {
+            ReadPositions.Add(index);
+            return _inner.Read(index);
+        }
+
+        public override int ApproximateLength(int index) => _inner.ApproximateLength(index);
+
+        public override string Fingerprint() => _inner.Fingerprint();
+    }
+}
