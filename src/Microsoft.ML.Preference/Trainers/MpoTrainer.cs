@@ -381,7 +381,6 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             try
             {
                 rows.Add(preparer.Prepare(example));
-                prompts.Add(example.Prompt);
             }
             catch (BadRowException e) when (o.BadRows == BadRowPolicy.Skip)
             {

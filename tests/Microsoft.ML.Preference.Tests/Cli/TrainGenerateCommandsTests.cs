@@ -53,7 +53,7 @@ public class TrainGenerateCommandsTests
             Assert.True(File.Exists(Path.Combine(checkpoint, Microsoft.ML.Preference.Trainers.Training.MasterWeightAdamW.FileName)), checkpoint);
         }
         using var saved = Microsoft.ML.Preference.Modeling.Checkpoints.SafetensorsFile.Open(Path.Combine(output, "final", "model.safetensors"));
-        Assert.Equal(TorchSharp.torch.ScalarType.BFloat16, saved.Read(saved.Names[0]).dtype);
+        Assert.Equal(global::TorchSharp.torch.ScalarType.BFloat16, saved.Read(saved.Names[0]).dtype);
     }
 
     [Fact]

@@ -25,12 +25,12 @@ public sealed class PairJobResumeTests : IDisposable
         int pairs = (int)(row.RowIndex % 3);
         for (int k = 0; k < pairs; k++)
         {
-            var pair = PairJobRunner.BaseRecord(row, "pair");
+            var pair = PairJobRunner.BaseRecord(row, row.Question, "pair");
             pair["chosen"] = $"{row.RowIndex} and {row.RowIndex} make {row.GroundTruth}.\nSo it is {row.GroundTruth}.\nFinal answer: {row.GroundTruth}";
             pair["rejected"] = k == 0 ? "Final answer: 7" : $"Guessing.\nMaybe {k}.\nFinal answer: {k}";
             lines.Add(pair);
         }
-        var failure = PairJobRunner.BaseRecord(row, "format_failure");
+        var failure = PairJobRunner.BaseRecord(row, row.Question, "format_failure");
         failure["response"] = "I cannot tell.";
         lines.Add(failure);
         return (lines, new JsonObject { ["pairs"] = pairs, ["format_failures"] = 1, ["skipped_substring"] = (int)(row.RowIndex % 2), ["all_wrong"] = pairs == 0 ? 1 : 0 });

@@ -140,7 +140,7 @@ public class StreamingInputTests
     public void TheLoaderGivesTheOrdersRowsAndAResumedOneReadsNothingBeforeItsPosition(int workers)
     {
         using var toy = new ToyPreferenceData();
-        using var vlm = VisionLanguageModel.Load(toy.ModelPath, TorchSharp.torch.ScalarType.Float32, TorchSharp.torch.CPU, 256, null);
+        using var vlm = VisionLanguageModel.Load(toy.ModelPath, global::TorchSharp.torch.ScalarType.Float32, global::TorchSharp.torch.CPU, 256, null);
         var preparer = new PreferenceRowPreparer(vlm);
         var rows = toy.Rows(20, seed: 3).Select((r, i) => new PreferenceExample(i, [new ImageSource.FromFile(r.Image)], r.Prompt, r.Chosen, r.Rejected)).ToList();
         rows[9] = rows[9] with { Chosen = " " };

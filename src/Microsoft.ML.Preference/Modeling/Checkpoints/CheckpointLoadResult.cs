@@ -1,6 +1,6 @@
 namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 
-/// <summary>What <see cref="ModuleCheckpoint.LoadInto(TorchSharp.torch.nn.Module, CheckpointFolder, bool, IReadOnlyCollection{string})"/> did.</summary>
+/// <summary>What <see cref="ModuleCheckpoint.LoadInto(global::TorchSharp.torch.nn.Module, CheckpointFolder, bool, IReadOnlyCollection{string})"/> did.</summary>
 /// <param name="LoadedKeys">State-dict keys copied from the checkpoint, in state-dict order.</param>
 /// <param name="MissingKeys">State-dict keys the checkpoint lacks (left as they were), sorted.</param>
 /// <param name="UnexpectedKeys">Checkpoint keys the module lacks (ignored), sorted.</param>

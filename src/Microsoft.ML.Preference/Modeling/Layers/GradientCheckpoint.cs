@@ -1,6 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using static TorchSharp.torch.autograd;
+using static global::TorchSharp.torch.autograd;
 
 namespace Microsoft.ML.Preference.Modeling.Layers;
 

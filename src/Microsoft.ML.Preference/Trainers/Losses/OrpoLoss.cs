@@ -1,6 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
+using F = global::TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.Preference.Trainers.Losses;
 

@@ -29,7 +29,7 @@ internal interface ITrainingOptimizer : IDisposable
 
     /// <summary>Creates the optimiser a run needs: master weights when the trainable parameters are not float32 and they are asked for.</summary>
     static ITrainingOptimizer Create(IReadOnlyList<Parameter> trainable, MpoTrainer.Options o) =>
-        o.Float32MasterWeights && trainable.Any(p => p.dtype != TorchSharp.torch.ScalarType.Float32)
+        o.Float32MasterWeights && trainable.Any(p => p.dtype != global::TorchSharp.torch.ScalarType.Float32)
             ? new MasterWeightAdamW(trainable, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, accumulate: o.GradientAccumulationSteps > 1)
             : new TorchAdamW(trainable, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
 }
@@ -40,12 +40,12 @@ internal sealed class TorchAdamW : ITrainingOptimizer
     public const string FileName = "optimizer.bin";
 
     private readonly IReadOnlyList<Parameter> _parameters;
-    private readonly TorchSharp.torch.optim.Optimizer _adamw;
+    private readonly global::TorchSharp.torch.optim.Optimizer _adamw;
 
     public TorchAdamW(IReadOnlyList<Parameter> parameters, double learningRate, double beta1, double beta2, double epsilon, double weightDecay)
     {
         _parameters = parameters;
-        _adamw = TorchSharp.torch.optim.AdamW(parameters, learningRate, beta1, beta2, epsilon, weightDecay);
+        _adamw = global::TorchSharp.torch.optim.AdamW(parameters, learningRate, beta1, beta2, epsilon, weightDecay);
     }
 
     public void ZeroGrad() => _adamw.zero_grad();
@@ -55,7 +55,7 @@ internal sealed class TorchAdamW : ITrainingOptimizer
         // The gradients accumulate in the parameters' own .grad, in their own dtype.
     }
 
-    public double ClipGradNorm(double maxNorm) => TorchSharp.torch.nn.utils.clip_grad_norm_(_parameters, maxNorm);
+    public double ClipGradNorm(double maxNorm) => global::TorchSharp.torch.nn.utils.clip_grad_norm_(_parameters, maxNorm);
 
     public void Step(double learningRate)
     {
