@@ -59,10 +59,7 @@ public sealed partial class PreferenceData
         var records = file.Records;
         string[] Images(System.Text.Json.Nodes.JsonObject o) => o["image"]!.AsArray().Select(x => x!.GetValue<string>()).ToArray();
         string Text(System.Text.Json.Nodes.JsonObject o, string name) => o[name]?.GetValue<string>() ?? "";
-        var pairs = records.Where(r => Text(r, "kind") == "pair").Select(r => new GeneratedPairRow
-        {
-            Image = Images(r), Prompt = Text(r, "question"), Chosen = Text(r, "chosen"), Rejected = Text(r, "rejected"), AnswerGt = Text(r, "answer_gt"),
-        }).ToList();
+        var pairs = records.Where(r => Text(r, "kind") == "pair").Select(GeneratedPairRow.FromRecord).ToList();
         var failures = records.Where(r => Text(r, "kind") == "format_failure").Select(r => new FormatFailureRow
         {
             Image = Images(r), Prompt = Text(r, "question"), Response = Text(r, "response"), AnswerGt = Text(r, "answer_gt"),

@@ -7,15 +7,22 @@ namespace Microsoft.ML.Preference.Tests.Cli;
 [Collection("Console")]
 public class BuildPairsCommandTests
 {
+    /// <summary>A questions jsonl of <paramref name="count"/> toy rows, images relative to the toy folder.</summary>
+    private static string WriteQuestions(ToyPreferenceData toy, int count, int seed)
+    {
+        var questions = Path.Combine(toy.Root, "questions.jsonl");
+        File.WriteAllLines(questions, toy.Rows(count, seed).Select(r => JsonSerializer.Serialize(new
+        {
+            image = Path.GetRelativePath(toy.Root, r.Image), question = r.Prompt, answer_gt = ToyPreferenceData.ColourOf(r.Chosen),
+        })));
+        return questions;
+    }
+
     [Fact]
     public void AnswerModeReachesTheJobAndAnUnknownModeIsRefused()
     {
         using var toy = new ToyPreferenceData();
-        var questions = Path.Combine(toy.Root, "questions.jsonl");
-        File.WriteAllLines(questions, toy.Rows(3, seed: 3).Select(r => JsonSerializer.Serialize(new
-        {
-            image = Path.GetRelativePath(toy.Root, r.Image), question = r.Prompt, answer_gt = ToyPreferenceData.ColourOf(r.Chosen),
-        })));
+        var questions = WriteQuestions(toy, 3, seed: 3);
         string[] Args(string job, string mode) =>
             ["build-pairs", "--pipeline", "correctness", "--answer-mode", mode, "--model", toy.ModelPath, "--data", questions, "--out", job,
              "--samples", "2", "--max-new-tokens", "4", "--device", "cpu"];
@@ -42,11 +49,7 @@ public class BuildPairsCommandTests
     public void ThreeShardJobsOneInterruptedAndRerunMergeToTheSingleBuildsMmprBytes()
     {
         using var toy = new ToyPreferenceData();
-        var questions = Path.Combine(toy.Root, "questions.jsonl");
-        File.WriteAllLines(questions, toy.Rows(7, seed: 5).Select(r => JsonSerializer.Serialize(new
-        {
-            image = Path.GetRelativePath(toy.Root, r.Image), question = r.Prompt, answer_gt = ToyPreferenceData.ColourOf(r.Chosen),
-        })));
+        var questions = WriteQuestions(toy, 7, seed: 5);
         string[] Args(string job, params string[] more) =>
             ["build-pairs", "--pipeline", "correctness", "--model", toy.ModelPath, "--data", questions, "--out", job,
              "--samples", "3", "--max-new-tokens", "3", "--device", "cpu", .. more];

@@ -55,6 +55,15 @@ public sealed class GeneratedPairRow
     public string Rejected { get; set; } = "";
     /// <summary>Ground truth, empty for DropoutNTP.</summary>
     public string AnswerGt { get; set; } = "";
+
+    /// <summary>The row of a job file's pair record.</summary>
+    internal static GeneratedPairRow FromRecord(JsonObject record) => new()
+    {
+        Image = [.. record["image"]!.AsArray().Select(x => x!.GetValue<string>())],
+        Prompt = Text(record, "question"), Chosen = Text(record, "chosen"), Rejected = Text(record, "rejected"), AnswerGt = Text(record, "answer_gt"),
+    };
+
+    internal static string Text(JsonObject record, string field) => record[field]?.GetValue<string>() ?? "";
 }
 
 /// <summary>A sampled response whose final answer could not be read.</summary>

@@ -45,12 +45,7 @@ internal static class PairShardMerger
         // Canonical order: input row, then the row's own order (a row lives in one shard, and a stable sort keeps it).
         var records = shards.SelectMany(s => s.File.Records).OrderBy(r => r["row_index"]!.GetValue<long>()).ToList();
         var markers = shards.SelectMany(s => s.File.Markers).ToList();
-        string Text(JsonObject o, string field) => o[field]?.GetValue<string>() ?? "";
-        var pairs = records.Where(r => Text(r, "kind") == "pair").Select(r => new GeneratedPairRow
-        {
-            Image = [.. r["image"]!.AsArray().Select(x => x!.GetValue<string>())],
-            Prompt = Text(r, "question"), Chosen = Text(r, "chosen"), Rejected = Text(r, "rejected"), AnswerGt = Text(r, "answer_gt"),
-        }).ToList();
+        var pairs = records.Where(r => GeneratedPairRow.Text(r, "kind") == "pair").Select(GeneratedPairRow.FromRecord).ToList();
         var meta = MmprWriter.Save(ml.Data.LoadFromEnumerable(pairs), folder, name, imageRoot: null, maxDynamicPatch: null);
         var quality = PairQualityStatistics.From(records, markers);
         quality.Save(PairQualityStatistics.PathFor(Path.Combine(Path.GetDirectoryName(meta)!, name + ".jsonl")));
