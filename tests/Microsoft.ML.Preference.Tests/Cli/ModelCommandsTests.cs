@@ -59,8 +59,19 @@ public class ModelCommandsTests
         var shard = tmp.File("model-00002-of-00002.safetensors");
         var bytes = File.ReadAllBytes(shard);
         File.WriteAllBytes(shard, bytes[..(bytes.Length - 100)]); // truncated
-        output.GetStringBuilder().Clear();
-        Assert.Equal(1, Program.Main(["inspect", "--model", tmp.Path]));
-        Assert.Contains("model-00002-of-00002.safetensors", output.ToString().Replace("\n", ""));
+        // Errors go to stderr (CliErrors), one line naming the file.
+        var error = new StringWriter();
+        var previousError = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(1, Program.Main(["inspect", "--model", tmp.Path]));
+        }
+        finally
+        {
+            Console.SetError(previousError);
+        }
+        Assert.StartsWith("error: ", error.ToString());
+        Assert.Contains("model-00002-of-00002.safetensors", error.ToString());
     }
 }
