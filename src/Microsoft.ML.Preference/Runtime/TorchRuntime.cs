@@ -33,8 +33,8 @@ public sealed record TorchRuntimeStatus(
 /// <para>
 /// Before anything loads libtorch it also sets OMP_WAIT_POLICY=PASSIVE in the native environment, unless the user set
 /// it: libgomp reads the variable once, when it starts, and by default its idle threads spin for a while between
-/// parallel regions, which starves any other process on the same cores (measured: a forward 5.8 times slower beside
-/// one 2-thread torch process, 2.1 times with passive waiting). Then it sets libtorch's thread count to the cores this
+/// parallel regions, which starves any other process on the same cores (issue 21 measured a forward 5.8 times slower
+/// beside one 2-thread torch process, 2.1 times with passive waiting). Then it sets libtorch's thread count to the cores this
 /// process may use (<see cref="TorchThreads"/>).
 /// </para>
 /// </remarks>
