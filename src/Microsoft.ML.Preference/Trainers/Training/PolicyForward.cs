@@ -72,16 +72,10 @@ internal static class PolicyForward
         // batch (the prompt, usually most of a multimodal sequence, never reaches the [.., V] head).
         long start = FirstScoredPosition(allLabels);
         var labels = allLabels.narrow(1, start, allLabels.shape[1] - start);
-        var logits = model.LanguageModel.OutputLogits(hidden.narrow(1, start, hidden.shape[1] - start)).to(ScalarType.Float32);
-        StepProfile.Count("head positions (from the first labelled one)", logits.shape[0] * logits.shape[1]);
-        var lp = Modeling.LogProbs.Completion(logits, labels);
-        Tensor logitSums;
-        using (torch.no_grad())
-        {
-            long t = logits.shape[1] - 1;
-            var completion = labels.narrow(1, 1, t).ne(Modeling.LogProbs.IgnoreIndex).to(logits.dtype);
-            logitSums = (logits.narrow(1, 0, t).sum(-1) * completion).sum(1);
-        }
+        // In chunks of positions, the head's matmul recomputed in backward: no [B, T, V] float32 tensor is ever held.
+        var (lp, logitSums) = Modeling.LogProbs.FromHiddenStates(model.LanguageModel.OutputLogits,
+            hidden.narrow(1, start, hidden.shape[1] - start), labels);
+        StepProfile.Count("head positions (from the first labelled one)", hidden.shape[0] * (hidden.shape[1] - start));
         return (new CompletionLogProbs(lp.TokenLogProbs.MoveToOuterDisposeScope(), lp.Sums.MoveToOuterDisposeScope(), lp.Counts.MoveToOuterDisposeScope()),
             logitSums.MoveToOuterDisposeScope());
     }
