@@ -55,7 +55,8 @@ public sealed class PromptContractTests
             var asked = new List<int[]>();
             model.Model.AnswerRequestObserver = r => asked.Add(r.PromptIds.ToArray());
             model.Generation = new GenerationOptions { MaxNewTokens = 2 };
-            model.Transform(questions);
+            // Transform is lazy: reading the Response column is what generates.
+            _ = model.Transform(questions).GetColumn<string>(ResponseColumns.Response).ToList();
             var images = ml.Data.CreateEnumerable<PairPipelineTests.QuestionRow>(questions, reuseRowObject: false).Select(q => q.Image).ToList();
             Assert.Equal(images.Count, asked.Count);
 
@@ -70,7 +71,8 @@ public sealed class PromptContractTests
             // The check can fail: asked with the other template, the same question gives other ids.
             model.Instructions = InstructionTemplate.Known.First(t => t != instructions);
             asked.Clear();
-            model.Transform(questions);
+            // Transform is lazy: reading the Response column is what generates.
+            _ = model.Transform(questions).GetColumn<string>(ResponseColumns.Response).ToList();
             Assert.NotEqual(trained[0].Ids, asked[images.IndexOf(trained[0].Item1)]);
 
             // The template is saved with the model and read back.
