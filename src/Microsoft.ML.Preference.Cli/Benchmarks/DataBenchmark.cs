@@ -14,7 +14,9 @@ internal sealed record DataLoaderResult(int Workers, int Rows, double IndexSecon
     long BaselineRssBytes, long PeakRssBytes, long PeakManagedBytes);
 
 /// <summary>Training on the set: time to the first step and how long the trainer waits for data.</summary>
-internal sealed record DataTrainResult(int Workers, int Steps, double FirstStepSeconds, double MedianStepSeconds, double WaitFraction, long PeakRssBytes, int Rows);
+/// <remarks>Of the first step's time: <c>ModelLoadedSeconds</c> to load the policy, <c>InputReadySeconds</c> when the input is indexed (the reference model loads after it).</remarks>
+internal sealed record DataTrainResult(int Workers, int Steps, double FirstStepSeconds, double ModelLoadedSeconds, double InputReadySeconds,
+    double MedianStepSeconds, double WaitFraction, long PeakRssBytes, int Rows);
 
 /// <summary>
 /// <c>mpo bench data</c>'s measurements, each run in a process of its own (the parent starts one per figure) so
@@ -67,7 +69,14 @@ internal static class DataBenchmark
     {
         var ml = new MLContext(seed);
         var clock = Stopwatch.StartNew();
-        double first = 0;
+        double first = 0, modelLoaded = 0, inputReady = 0;
+        ml.Log += (_, e) =>
+        {
+            if (modelLoaded == 0 && e.Message.Contains("Loaded ", StringComparison.Ordinal))
+                modelLoaded = clock.Elapsed.TotalSeconds;
+            if (inputReady == 0 && e.Message.Contains("Training input: ", StringComparison.Ordinal))
+                inputReady = clock.Elapsed.TotalSeconds;
+        };
         var metrics = new List<TrainingMetrics>();
         var options = new MpoTrainer.Options
         {
@@ -88,7 +97,7 @@ internal static class DataBenchmark
         // The steady state: the first step also starts the workers and warms the kernels.
         var steady = metrics.Skip(1).ToList();
         double wait = steady.Sum(m => m["data/wait_seconds"]), total = steady.Sum(m => m["step_seconds"]);
-        return new DataTrainResult(workers, steps, first, Timing.Median(steady.Select(m => m["step_seconds"])), total > 0 ? wait / total : 0,
+        return new DataTrainResult(workers, steps, first, modelLoaded, inputReady, Timing.Median(steady.Select(m => m["step_seconds"])), total > 0 ? wait / total : 0,
             ProcessMemory.PeakResidentBytes(), batchSize * steps);
     }
 

@@ -304,7 +304,7 @@ internal static class BenchCommand
                 var t = JsonSerializer.Deserialize<DataTrainResult>(RunChild("--child", $"train:{w}"))!;
                 table.AddRow($"{w}", $"{l.IndexSeconds:F1}", $"{l.RowsPerSecond:F1}",
                     $"{Gib(l.PeakRssBytes - l.BaselineRssBytes):F2} GiB (process {Gib(l.PeakRssBytes):F2}, managed {Gib(l.PeakManagedBytes):F2})",
-                    $"{t.FirstStepSeconds:F1} s", $"{t.MedianStepSeconds:F2} s", $"{t.WaitFraction:P1}", $"{Gib(t.PeakRssBytes):F2} GiB");
+                    $"{t.FirstStepSeconds:F1} s (model {t.ModelLoadedSeconds:F1}, input {t.InputReadySeconds:F1})", $"{t.MedianStepSeconds:F2} s", $"{t.WaitFraction:P1}", $"{Gib(t.PeakRssBytes):F2} GiB");
                 AnsiConsole.WriteLine($"  {w} worker(s): {l.RowsPerSecond:F1} rows/s delivered, first step {t.FirstStepSeconds:F1} s after Fit, wait {t.WaitFraction:P1} of step time");
             }
             AnsiConsole.Write(table);
