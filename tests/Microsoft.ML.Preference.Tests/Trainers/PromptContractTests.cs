@@ -1,3 +1,5 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Data.Pairs;
 using Microsoft.ML.Preference.Generation;
@@ -56,7 +58,7 @@ public sealed class PromptContractTests
             model.Model.AnswerRequestObserver = r => asked.Add(r.PromptIds.ToArray());
             model.Generation = new GenerationOptions { MaxNewTokens = 2 };
             // Transform is lazy: reading the Response column is what generates.
-            _ = model.Transform(questions).GetColumn<string>(ResponseColumns.Response).ToList();
+            _ = model.Transform(questions).GetColumn<string>("Response").ToList();
             var images = ml.Data.CreateEnumerable<PairPipelineTests.QuestionRow>(questions, reuseRowObject: false).Select(q => q.Image).ToList();
             Assert.Equal(images.Count, asked.Count);
 
@@ -72,7 +74,7 @@ public sealed class PromptContractTests
             model.Instructions = InstructionTemplate.Known.First(t => t != instructions);
             asked.Clear();
             // Transform is lazy: reading the Response column is what generates.
-            _ = model.Transform(questions).GetColumn<string>(ResponseColumns.Response).ToList();
+            _ = model.Transform(questions).GetColumn<string>("Response").ToList();
             Assert.NotEqual(trained[0].Ids, asked[images.IndexOf(trained[0].Item1)]);
 
             // The template is saved with the model and read back.
