@@ -236,7 +236,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             }
             finally
             {
-                ReportInput(input, o, Log);
+                ReportInput(input, o, Warn);
             }
             progressChannel.Dispose();
             metricsLog.Dispose();

@@ -153,16 +153,16 @@ internal sealed class PreferenceTrainingLoop
                 loaded.Add(loader.Take(step * _o.GradientAccumulationSteps + a));
             double waited = clock.Elapsed.TotalSeconds;
             foreach (var micro in loaded)
-            {
                 micro.Failure?.Throw();
-                _s.Input.Record(micro, micro.Index < _microBatchesPerEpoch, message => _s.Report(message, null));
-            }
+            // Under Fail a bad row stops the run before it is counted: it was not skipped.
             if (_o.BadRows == BadRowPolicy.Fail && loaded.SelectMany(m => m.BadRows).FirstOrDefault() is { } bad)
             {
                 if (step > 0)
                     Save(step, optimizer);
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(bad);
             }
+            foreach (var micro in loaded)
+                _s.Input.Record(micro, micro.Index < _microBatchesPerEpoch, message => _s.Report(message, null));
             StepProfile.Lap("batch (rows, images, tensors)");
             int usable = loaded.Count(m => m.Rows.Count > 0);
             if (usable == 0)
