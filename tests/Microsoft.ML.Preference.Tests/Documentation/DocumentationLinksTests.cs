@@ -6,12 +6,11 @@ namespace Microsoft.ML.Preference.Tests.Documentation;
 public sealed class DocumentationLinksTests
 {
     /// <summary>
-    /// README.md, the package readme, docs/**/*.md and the markdown beside the code and test data. docs/incoming/ holds
-    /// drafts waiting to be folded into docs/ and is left out.
+    /// README.md, the package readme, docs/**/*.md and the markdown beside the code and test data.
     /// </summary>
     private static List<string> MarkdownFiles(string root)
     {
-        var skip = new[] { "bin", "obj", ".git", "node_modules", "artifacts", "nuget", Path.Combine("docs", "incoming") }
+        var skip = new[] { "bin", "obj", ".git", "node_modules", "artifacts", "nuget" }
             .Select(s => Path.Combine(root, s) + Path.DirectorySeparatorChar).ToList();
         return Directory.EnumerateFiles(root, "*.md", SearchOption.AllDirectories)
             .Where(f => !skip.Any(s => f.StartsWith(s, StringComparison.Ordinal))
