@@ -80,7 +80,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
     public IReadOnlyDictionary<string, int> SkippedRows { get; }
 
     /// <summary>The LoRA adapter when it was kept separate (not merged), else null.</summary>
-    public LoraAdapter? Adapter => _adapter;
+    internal LoraAdapter? Adapter => _adapter;
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => false;

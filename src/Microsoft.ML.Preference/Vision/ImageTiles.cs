@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// <c>&lt;img&gt;</c> + <c>&lt;IMG_CONTEXT&gt;</c>×(num_image_token·tiles[i]) + <c>&lt;/img&gt;</c>.
 /// Disposing it disposes the tensor.
 /// </summary>
-public sealed class ImageTiles : IDisposable
+internal sealed class ImageTiles : IDisposable
 {
     internal ImageTiles(torch.Tensor pixelValues, IReadOnlyList<TilingPlan> plans)
     {

@@ -5,7 +5,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// <param name="Upper">First row.</param>
 /// <param name="Right">One past the last column.</param>
 /// <param name="Lower">One past the last row.</param>
-public readonly record struct TileBox(int Left, int Upper, int Right, int Lower)
+internal readonly record struct TileBox(int Left, int Upper, int Right, int Lower)
 {
     /// <summary>Right − left.</summary>
     public int Width => Right - Left;

@@ -5,7 +5,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// (<see cref="ResizedWidth"/>, <see cref="ResizedHeight"/>), cut <see cref="Boxes"/> out of that in order, and,
 /// when <see cref="HasThumbnail"/>, append the original image resized to <see cref="TileSize"/>².
 /// </summary>
-public sealed record TilingPlan
+internal sealed record TilingPlan
 {
     /// <summary>Width of the original image.</summary>
     public required int SourceWidth { get; init; }
