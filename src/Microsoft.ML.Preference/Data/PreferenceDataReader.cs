@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms.Image;
 namespace Microsoft.ML.Preference.Data;
 
 /// <summary>Reads the rows of a preference IDataView (after <see cref="PreferenceColumns.Validate"/>).</summary>
-public static class PreferenceDataReader
+internal static class PreferenceDataReader
 {
     /// <summary>
     /// The optional Int32 column that gives a row its own most tiles per image (0: the model's), as
