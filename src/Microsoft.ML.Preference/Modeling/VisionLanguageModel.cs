@@ -4,7 +4,7 @@ using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Text;
 using Microsoft.ML.Preference.Text.Prompts;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 
 namespace Microsoft.ML.Preference.Modeling;
 

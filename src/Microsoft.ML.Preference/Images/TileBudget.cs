@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// How many tiles one image of a row may use. InternVL's multi-image path

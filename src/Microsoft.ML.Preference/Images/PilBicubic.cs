@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Pillow's <c>Image.resize(size, Image.BICUBIC)</c> for RGB images, byte for byte (the default filter that InternVL's

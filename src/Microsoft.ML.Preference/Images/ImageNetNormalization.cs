@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// torchvision's <c>ToTensor()</c> then <c>Normalize(IMAGENET_MEAN, IMAGENET_STD)</c>, InternVL's default

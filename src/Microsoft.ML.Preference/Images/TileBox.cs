@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>A crop box in pixels, in PIL's <c>crop</c> order: left and upper inclusive, right and lower exclusive.</summary>
 /// <param name="Left">First column.</param>

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// InternVL's dynamic high-resolution tiling (<c>find_closest_aspect_ratio</c> and <c>dynamic_preprocess</c> of

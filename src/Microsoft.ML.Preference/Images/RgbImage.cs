@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// An 8-bit RGB image in one byte buffer: rows top to bottom, R, G, B per pixel, no padding. This is what PIL's

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Decodes image files (PNG, JPEG, GIF, BMP, WebP … whatever SkiaSharp reads) to <see cref="RgbImage"/> the way

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// The tiles of one data row: <see cref="PixelValues"/> [tiles, 3, S, S] float32 (images in order, each image's

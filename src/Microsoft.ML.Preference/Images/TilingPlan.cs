@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// What InternVL's <c>dynamic_preprocess</c> does to one image: resize it to

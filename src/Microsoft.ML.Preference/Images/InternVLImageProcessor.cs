@@ -3,7 +3,7 @@ using Microsoft.ML.Preference.Modeling.Configuration;
 using Microsoft.ML.Preference.Runtime;
 using TorchSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Images to InternVL's <c>pixel_values</c>: decode (<see cref="ImageDecoder"/>), plan the tiles

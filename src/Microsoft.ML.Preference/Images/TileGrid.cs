@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>A grid of tiles: <paramref name="Cols"/> across, <paramref name="Rows"/> down (InternVL's <c>target_aspect_ratio</c>).</summary>
 /// <param name="Cols">Tiles across.</param>
