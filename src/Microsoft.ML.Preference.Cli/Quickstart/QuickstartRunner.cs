@@ -7,6 +7,7 @@ using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Trainers;
 using Microsoft.ML.Preference.Trainers.Losses;
 using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
 using Spectre.Console;
 
 namespace Microsoft.ML.Preference.Cli.Quickstart;

@@ -3,6 +3,7 @@ using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling.Lora;
 using Microsoft.ML.Preference.Trainers.Losses;
 using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
 
 namespace Microsoft.ML.Preference.Trainers;
 

@@ -10,7 +10,7 @@ using Microsoft.ML.Preference.Transformers;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Preference;
+namespace Microsoft.ML.Preference.Transformers;
 
 /// <summary>
 /// A trained vision-language model as an ML.NET transformer: Transform adds <c>Response</c> (the generated text,

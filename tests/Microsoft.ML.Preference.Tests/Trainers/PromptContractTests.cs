@@ -1,3 +1,4 @@
+using Microsoft.ML.Preference.Transformers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Data;
