@@ -34,16 +34,16 @@ public sealed partial class MpoTrainer
         public string ModelPath { get; set; } = "";
 
         /// <summary>Image column: MLImage, a path string, or a vector of paths; null for text-only data. Default "Image".</summary>
-        public string? ImageColumnName { get; set; } = "Image";
+        public string? ImageColumnName { get; set; } = PreferenceColumnNames.Image;
 
         /// <summary>Question column (text; may hold &lt;image&gt; placeholders). Default "Prompt".</summary>
-        public string PromptColumnName { get; set; } = "Prompt";
+        public string PromptColumnName { get; set; } = PreferenceColumnNames.Prompt;
 
         /// <summary>Preferred response column (text). Default "Chosen".</summary>
-        public string ChosenColumnName { get; set; } = "Chosen";
+        public string ChosenColumnName { get; set; } = PreferenceColumnNames.Chosen;
 
         /// <summary>Dispreferred response column (text). Default "Rejected".</summary>
-        public string RejectedColumnName { get; set; } = "Rejected";
+        public string RejectedColumnName { get; set; } = PreferenceColumnNames.Rejected;
 
         /// <summary>Folder that relative image paths are resolved against; null = the current folder.</summary>
         public string? ImageRoot { get; set; }

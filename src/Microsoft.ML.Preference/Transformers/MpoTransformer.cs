@@ -184,8 +184,8 @@ public sealed class MpoTransformer : ITransformer, IDisposable
         var generation = settings["generation"]?.Deserialize<GenerationOptions>() ?? new GenerationOptions();
         var instructions = InstructionsIn(settings, File.Exists(settingsPath));
         return new MpoTransformer(context, vlm, adapter, mode, instructions, generation,
-            settings.ContainsKey("image_column") ? settings["image_column"]?.GetValue<string>() : "Image",
-            settings["prompt_column"]?.GetValue<string>() ?? "Prompt", [], new Dictionary<string, int>());
+            settings.ContainsKey("image_column") ? settings["image_column"]?.GetValue<string>() : PreferenceColumnNames.Image,
+            settings["prompt_column"]?.GetValue<string>() ?? PreferenceColumnNames.Prompt, [], new Dictionary<string, int>());
     }
 
     /// <summary>The instruction template a folder written by <see cref="Save"/> asks with (the default for any other folder).</summary>

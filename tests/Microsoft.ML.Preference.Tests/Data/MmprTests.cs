@@ -177,7 +177,7 @@ public sealed class MmprTests : IDisposable
         Assert.Equal([6, null], view.Datasets.Select(d => d.MaxDynamicPatch));
         Assert.Equal([1.0, 1.0], view.Datasets.Select(d => d.RepeatTime));
         // Every row carries its data set's value (0: none), and the trainer's reader turns it into the row's own budget.
-        Assert.Equal([6, 0], view.GetColumn<int>(MmprDataView.MaxDynamicPatchColumn));
+        Assert.Equal([6, 0], view.GetColumn<int>(PreferenceColumnNames.MaxDynamicPatch));
         var examples = PreferenceDataReader.Read(view, new PreferenceColumns()).ToList();
         Assert.Equal([6, null], examples.Select(e => e.MaxDynamicPatch));
 

@@ -1,4 +1,3 @@
-using Microsoft.ML.Preference.Transformers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Data;
@@ -7,6 +6,7 @@ using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Tests.Data;
 using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
 
 namespace Microsoft.ML.Preference.Tests.Trainers;
 
