@@ -59,7 +59,7 @@ public sealed class PromptContractTests
             model.Model.AnswerRequestObserver = r => asked.Add(r.PromptIds.ToArray());
             model.Generation = new GenerationOptions { MaxNewTokens = 2 };
             // Transform is lazy: reading the Response column is what generates.
-            _ = model.Transform(questions).GetColumn<string>("Response").ToList();
+            _ = model.Transform(questions).GetColumn<string>(PreferenceColumnNames.Response).ToList();
             var images = ml.Data.CreateEnumerable<PairPipelineTests.QuestionRow>(questions, reuseRowObject: false).Select(q => q.Image).ToList();
             Assert.Equal(images.Count, asked.Count);
 
@@ -75,7 +75,7 @@ public sealed class PromptContractTests
             model.Instructions = InstructionTemplate.Known.First(t => t != instructions);
             asked.Clear();
             // Transform is lazy: reading the Response column is what generates.
-            _ = model.Transform(questions).GetColumn<string>("Response").ToList();
+            _ = model.Transform(questions).GetColumn<string>(PreferenceColumnNames.Response).ToList();
             Assert.NotEqual(trained[0].Ids, asked[images.IndexOf(trained[0].Item1)]);
 
             // The template is saved with the model and read back.

@@ -94,7 +94,7 @@ public class StreamingInputTests
             lines[4] = "{\"question\": \"cut";   // row 3, line 5
             File.WriteAllLines(file, lines);
             var view = new MLContext(1).Preference.Data.LoadMmpr(meta);
-            using var source = PreferenceRowSource.For(view, new PreferenceColumns("Image", "Prompt", "Chosen", "Rejected"), null);
+            using var source = PreferenceRowSource.For(view, new PreferenceColumns(PreferenceColumnNames.Image, PreferenceColumnNames.Prompt, PreferenceColumnNames.Chosen, PreferenceColumnNames.Rejected), null);
             Assert.Equal(6, source.Count);
             var e = Assert.Throws<BadRowException>(() => source.Read(3));
             Assert.Equal(BadRowReason.MalformedLine, e.Reason);
