@@ -2,6 +2,7 @@
 // with MPO, and compare Direct and chain-of-thought accuracy. `mpo quickstart` is the same flow with a report.
 using Microsoft.ML;
 using Microsoft.ML.Preference;
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Data.Pairs;
 using Microsoft.ML.Preference.Data.Synthetic;
 using Microsoft.ML.Preference.Generation;
@@ -55,7 +56,7 @@ using var mpo = mlContext.Preference.Trainers.Mpo(new MpoTrainer.Options
 foreach (var mode in new[] { AnswerMode.Direct, AnswerMode.ChainOfThought })
 {
     mpo.AnswerMode = mode;
-    var metrics = mlContext.Preference.Evaluation.EvaluateAccuracy(mpo.Transform(test), "Answer", "AnswerGt", "Family");
+    var metrics = mlContext.Preference.Evaluation.EvaluateAccuracy(mpo.Transform(test), PreferenceColumnNames.Answer, PreferenceColumnNames.AnswerGt, PreferenceColumnNames.Family);
     Console.WriteLine($"MPO {mode}: {metrics.Accuracy:P1} ({metrics.Correct}/{metrics.Total})");
 }
 

@@ -40,8 +40,8 @@ internal static class DataBenchmark
         long peakManaged = 0;
         var clock = Stopwatch.StartNew();
         var view = new MLContext(seed).Preference.Data.LoadMmpr(meta, seed);
-        using var source = PreferenceRowSource.For(view, new PreferenceColumns(MmprDataView.ImageColumn, MmprDataView.PromptColumn,
-            MmprDataView.ChosenColumn, MmprDataView.RejectedColumn), null);
+        using var source = PreferenceRowSource.For(view, new PreferenceColumns(PreferenceColumnNames.Image, PreferenceColumnNames.Prompt,
+            PreferenceColumnNames.Chosen, PreferenceColumnNames.Rejected), null);
         double indexSeconds = clock.Elapsed.TotalSeconds;
         var order = new EpochOrder(source.Count, seed, batchSize, 1, null);
         using var loader = new PrefetchingBatchLoader(source, preparer, order, 0, batches, workers, workers * 2);

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Preference.Runtime;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 
 namespace Microsoft.ML.Preference.Cli.Benchmarks;
 

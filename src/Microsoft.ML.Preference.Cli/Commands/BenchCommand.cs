@@ -3,7 +3,7 @@ using Microsoft.ML.Preference.Cli.Benchmarks;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 using Spectre.Console;
 
 namespace Microsoft.ML.Preference.Cli.Commands;

@@ -96,7 +96,7 @@ internal static class CliErrors
 
     private static bool IsAnticipated(Exception e) =>
         e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException
-            or UnauthorizedAccessException or BadRowException or Vision.ImageLoadException or Text.TokenizerFileException
+            or UnauthorizedAccessException or BadRowException or Images.ImageLoadException or Text.TokenizerFileException
             or JsonException or FormatException;
 
     /// <summary>ENOSPC (28) or EDQUOT (122) on Linux, ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows.</summary>

@@ -3,6 +3,7 @@ using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Runtime;
+using Microsoft.ML.Preference.Transformers;
 using static Microsoft.ML.Preference.Cli.Commands.OptionRanges;
 
 namespace Microsoft.ML.Preference.Cli.Commands;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Data.Pairs;
 using Microsoft.ML.Preference.Data.Synthetic;
 using Microsoft.ML.Preference.Evaluation;
@@ -7,6 +8,7 @@ using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Trainers;
 using Microsoft.ML.Preference.Trainers.Losses;
 using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
 using Spectre.Console;
 
 namespace Microsoft.ML.Preference.Cli.Quickstart;
@@ -311,7 +313,7 @@ internal sealed partial class QuickstartRunner
         AccuracyMetrics Score(AnswerMode mode)
         {
             model.AnswerMode = mode;
-            return _ml.Preference.Evaluation.EvaluateAccuracy(model.Transform(test), "Answer", "AnswerGt", "Family");
+            return _ml.Preference.Evaluation.EvaluateAccuracy(model.Transform(test), PreferenceColumnNames.Answer, PreferenceColumnNames.AnswerGt, PreferenceColumnNames.Family);
         }
         var scores = new ModelScores(name, Score(AnswerMode.Direct), Score(AnswerMode.ChainOfThought));
         AnsiConsole.WriteLine($"   {name}: Direct {QuickstartReport.Percent(scores.Direct.Accuracy):0.0} %, CoT {QuickstartReport.Percent(scores.ChainOfThought.Accuracy):0.0} %");

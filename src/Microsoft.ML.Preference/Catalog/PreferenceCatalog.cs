@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Microsoft.ML.Preference.Data;
 
 namespace Microsoft.ML.Preference;
 
@@ -61,8 +62,8 @@ public sealed class PreferenceTrainers
     /// <param name="rejectedColumnName">Dispreferred response column.</param>
     /// <param name="numberOfEpochs">Passes over the data.</param>
     /// <param name="learningRate">Peak learning rate.</param>
-    public Trainers.MpoTrainer Mpo(string modelPath, string? imageColumnName = "Image", string promptColumnName = "Prompt",
-        string chosenColumnName = "Chosen", string rejectedColumnName = "Rejected", int numberOfEpochs = 1, double learningRate = 5e-6) =>
+    public Trainers.MpoTrainer Mpo(string modelPath, string? imageColumnName = PreferenceColumnNames.Image, string promptColumnName = PreferenceColumnNames.Prompt,
+        string chosenColumnName = PreferenceColumnNames.Chosen, string rejectedColumnName = PreferenceColumnNames.Rejected, int numberOfEpochs = 1, double learningRate = 5e-6) =>
         new(Context, new Trainers.MpoTrainer.Options
         {
             ModelPath = modelPath, ImageColumnName = imageColumnName, PromptColumnName = promptColumnName,

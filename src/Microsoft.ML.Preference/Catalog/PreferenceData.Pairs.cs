@@ -12,7 +12,7 @@ public sealed partial class PreferenceData
     /// row by row; rerunning with the same path skips the rows already done.
     /// </summary>
     public PairConstructionResult BuildCorrectnessPairs(IDataView questions, VisionLanguageModel generator, CorrectnessPipelineOptions options,
-        string? imageColumnName = "Image", string questionColumnName = "Prompt", string answerColumnName = "AnswerGt", string? imageRoot = null)
+        string? imageColumnName = PreferenceColumnNames.Image, string questionColumnName = PreferenceColumnNames.Prompt, string answerColumnName = PreferenceColumnNames.AnswerGt, string? imageRoot = null)
     {
         var rows = PreferenceDataReader.ReadQuestions(questions, imageColumnName, questionColumnName, answerColumnName, imageRoot: imageRoot).ToList();
         var statistics = CorrectnessPairPipeline.Run(generator, rows, options);
@@ -24,7 +24,7 @@ public sealed partial class PreferenceData
     /// existing response — generated with the image when absent). Resumable like the correctness pipeline.
     /// </summary>
     public PairConstructionResult BuildDropoutNtpPairs(IDataView questions, VisionLanguageModel generator, DropoutNtpOptions options,
-        string? imageColumnName = "Image", string questionColumnName = "Prompt", string? responseColumnName = "Response", string? imageRoot = null)
+        string? imageColumnName = PreferenceColumnNames.Image, string questionColumnName = PreferenceColumnNames.Prompt, string? responseColumnName = PreferenceColumnNames.Response, string? imageRoot = null)
     {
         var rows = PreferenceDataReader.ReadQuestions(questions, imageColumnName, questionColumnName, null, responseColumnName, imageRoot).ToList();
         var statistics = DropoutNtpPipeline.Run(generator, rows, options);

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Evaluation;
 
 namespace Microsoft.ML.Preference;
@@ -15,8 +16,8 @@ public sealed partial class PreferenceEvaluation
     /// <param name="answerColumn">Text column of extracted answers (empty = format failure).</param>
     /// <param name="groundTruthColumn">Text column of ground-truth answers.</param>
     /// <param name="groupColumn">Text column to group by; null for no groups. A named column must exist.</param>
-    public AccuracyMetrics EvaluateAccuracy(IDataView predictions, string answerColumn = "Answer", string groundTruthColumn = "AnswerGt",
-        string? groupColumn = "Family")
+    public AccuracyMetrics EvaluateAccuracy(IDataView predictions, string answerColumn = PreferenceColumnNames.Answer, string groundTruthColumn = PreferenceColumnNames.AnswerGt,
+        string? groupColumn = PreferenceColumnNames.Family)
     {
         ArgumentNullException.ThrowIfNull(predictions);
         var schema = predictions.Schema;

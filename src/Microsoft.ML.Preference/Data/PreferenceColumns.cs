@@ -8,7 +8,8 @@ namespace Microsoft.ML.Preference.Data;
 /// an image column (MLImage, a path string, or a vector of path strings for multi-image rows — or none for
 /// text-only data) and text columns for the prompt, the chosen and the rejected response.
 /// </summary>
-public sealed record PreferenceColumns(string? Image = "Image", string Prompt = "Prompt", string Chosen = "Chosen", string Rejected = "Rejected")
+public sealed record PreferenceColumns(string? Image = PreferenceColumnNames.Image, string Prompt = PreferenceColumnNames.Prompt,
+    string Chosen = PreferenceColumnNames.Chosen, string Rejected = PreferenceColumnNames.Rejected)
 {
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming every missing or wrongly typed column.</summary>
     public void Validate(DataViewSchema schema, string what = "training data")

@@ -4,14 +4,8 @@ using Microsoft.ML.Transforms.Image;
 namespace Microsoft.ML.Preference.Data;
 
 /// <summary>Reads the rows of a preference IDataView (after <see cref="PreferenceColumns.Validate"/>).</summary>
-public static class PreferenceDataReader
+internal static class PreferenceDataReader
 {
-    /// <summary>
-    /// The optional Int32 column that gives a row its own most tiles per image (0: the model's), as
-    /// <see cref="Mmpr.MmprDataView"/> does for data sets with a <c>max_dynamic_patch</c>.
-    /// </summary>
-    public const string MaxDynamicPatchColumn = "MaxDynamicPatch";
-
     /// <summary>
     /// Every row, in order. Relative image paths are resolved against <paramref name="imageRoot"/> (the current
     /// folder when null). Rows are read with one cursor, so a lazily loaded IDataView is read once.
@@ -27,7 +21,7 @@ public static class PreferenceDataReader
         if (imageColumn is not null)
             needed.Add(imageColumn.Value);
         // MMPR data sets may set their own max_dynamic_patch (MmprDataView's column; 0 where a data set does not).
-        var patchColumn = data.Schema.GetColumnOrNull(MaxDynamicPatchColumn) is { Type: NumberDataViewType } pc && pc.Type.RawType == typeof(int) ? pc : (DataViewSchema.Column?)null;
+        var patchColumn = data.Schema.GetColumnOrNull(PreferenceColumnNames.MaxDynamicPatch) is { Type: NumberDataViewType } pc && pc.Type.RawType == typeof(int) ? pc : (DataViewSchema.Column?)null;
         if (patchColumn is not null)
             needed.Add(patchColumn.Value);
 

@@ -34,7 +34,7 @@ public abstract record ImageSource
 /// model's. InternVL's MPO training script tiles every row of such a data set with it (<c>build_datasets</c> in
 /// internvl_chat/internvl/train/internvl_chat_mpo.py).
 /// </param>
-public sealed record PreferenceExample(long RowIndex, IReadOnlyList<ImageSource> Images, string Prompt, string Chosen, string Rejected,
+internal sealed record PreferenceExample(long RowIndex, IReadOnlyList<ImageSource> Images, string Prompt, string Chosen, string Rejected,
     int? MaxDynamicPatch = null);
 
 /// <summary>Why a row cannot be trained on.</summary>

@@ -2,7 +2,7 @@
 namespace Microsoft.ML.Preference.Data;
 
 /// <summary>One line of an MMPR-style annotation file.</summary>
-public sealed class PreferenceJsonlRow
+internal sealed class PreferenceJsonlRow
 {
     /// <summary>The row's image paths (an MMPR "image" may be one string or a list; empty for text-only).</summary>
     public string[] Image { get; set; } = [];
@@ -19,7 +19,7 @@ public sealed class PreferenceJsonlRow
 /// "rejected"} — streaming line by line. A malformed line is an error naming the file and the line number.
 /// Relative image paths are resolved against <c>imageRoot</c>.
 /// </summary>
-public static class PreferenceJsonl
+internal static class PreferenceJsonl
 {
     /// <summary>The rows of <paramref name="path"/>, lazily.</summary>
     public static IEnumerable<PreferenceJsonlRow> Read(string path, string? imageRoot = null)

@@ -36,8 +36,8 @@ internal abstract class PreferenceRowSource : IDisposable
     /// </summary>
     public static PreferenceRowSource For(IDataView data, PreferenceColumns columns, string? imageRoot, CancellationToken cancellationToken = default)
     {
-        if (data is MmprDataView mmpr && columns.Image == MmprDataView.ImageColumn && columns.Prompt == MmprDataView.PromptColumn
-            && columns.Chosen == MmprDataView.ChosenColumn && columns.Rejected == MmprDataView.RejectedColumn)
+        if (data is MmprDataView mmpr && columns.Image == PreferenceColumnNames.Image && columns.Prompt == PreferenceColumnNames.Prompt
+            && columns.Chosen == PreferenceColumnNames.Chosen && columns.Rejected == PreferenceColumnNames.Rejected)
             return MmprRowSource.Build(mmpr, cancellationToken);
         var rows = new List<PreferenceExample>();
         foreach (var example in PreferenceDataReader.Read(data, columns, imageRoot))

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.ML.Preference.Text.Prompts;
+using Microsoft.ML.Preference.Transformers;
 
 namespace Microsoft.ML.Preference.Generation;
 

@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Generation;
 /// Picks the next token from float32 logits [B, V]: argmax when greedy, else temperature, top-k and top-p
 /// (nucleus) filtering as Hugging Face's logits warpers apply them, then a draw from a seeded generator.
 /// </summary>
-public sealed class TokenSampler : IDisposable
+internal sealed class TokenSampler : IDisposable
 {
     private readonly GenerationOptions _options;
     private readonly Generator? _generator;

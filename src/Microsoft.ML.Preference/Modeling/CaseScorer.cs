@@ -8,13 +8,13 @@ namespace Microsoft.ML.Preference.Modeling;
 /// <param name="Logits">[B, T, V] float32.</param>
 /// <param name="TokenLogProbs">[B, T-1]: log p(input_ids[t+1] | ≤ t) on labelled tokens, 0 elsewhere.</param>
 /// <param name="ResponseLogProbs">[B]: the sum over labelled tokens.</param>
-public sealed record ScoredCases(Tensor Logits, Tensor TokenLogProbs, Tensor ResponseLogProbs);
+internal sealed record ScoredCases(Tensor Logits, Tensor TokenLogProbs, Tensor ResponseLogProbs);
 
 /// <summary>
 /// Scores a cases file in the layout of the team's fixtures (pixel_values, image_flags, input_ids,
 /// attention_mask, labels): the way a user checks a converted checkpoint against a Python run.
 /// </summary>
-public static class CaseScorer
+internal static class CaseScorer
 {
     /// <summary>
     /// Runs <paramref name="model"/> on the tensors of <paramref name="cases"/>. Only input_ids is required:

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Preference.Modeling;
 /// <param name="ParametersByComponent">Element counts per top-level component (vision_model, mlp1, language_model ...).</param>
 /// <param name="ParametersByDType">Element counts per stored dtype.</param>
 /// <param name="TotalBytes">Bytes of tensor data.</param>
-public sealed record CheckpointSummary(
+internal sealed record CheckpointSummary(
     InternVLConfig Config, long ImageContextTokenId, IReadOnlyList<string> Shards,
     IReadOnlyDictionary<string, long> ParametersByComponent, IReadOnlyDictionary<string, long> ParametersByDType, long TotalBytes)
 {

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Preference.Modeling;
 /// what fraction of the machine's GEMM rate they reach. Attention is counted as full T×T, as the benchmark
 /// configuration does; element-wise work (norms, softmax, activations) is not counted.
 /// </summary>
-public static class FlopCounter
+internal static class FlopCounter
 {
     /// <summary>Forward FLOPs for <paramref name="sequences"/> sequences of <paramref name="sequenceLength"/> tokens and <paramref name="tiles"/> image tiles.</summary>
     public static double Forward(InternVLConfig config, long sequences, long sequenceLength, long tiles)

@@ -26,10 +26,10 @@ public sealed class InternVLChatModel : nn.Module
     public long ImageContextTokenId { get; }
 
     /// <summary>The vision tower.</summary>
-    public InternVisionModel VisionModel => vision_model;
+    internal InternVisionModel VisionModel => vision_model;
 
     /// <summary>The decoder.</summary>
-    public CausalLanguageModel LanguageModel => language_model;
+    internal CausalLanguageModel LanguageModel => language_model;
 
     /// <summary>The projector (LayerNorm, Linear, GELU, Linear).</summary>
     public Sequential Projector => mlp1;

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Preference.Modeling;
 /// convention: logits at position t score the token at t + 1, and a label of −100 marks a token that is not
 /// scored (prompt, image tokens, padding).
 /// </summary>
-public static class LogProbs
+internal static class LogProbs
 {
     /// <summary>The label value of an unscored token (PyTorch's cross-entropy ignore_index).</summary>
     public const long IgnoreIndex = -100;

@@ -4,7 +4,7 @@ using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Text;
 using Microsoft.ML.Preference.Text.Prompts;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 
 namespace Microsoft.ML.Preference.Modeling;
 
@@ -33,10 +33,10 @@ public sealed class VisionLanguageModel : IDisposable
     public ModelTokenizer Tokenizer { get; }
 
     /// <summary>Prompts and labels in the config's chat template.</summary>
-    public PromptBuilder Prompts { get; }
+    internal PromptBuilder Prompts { get; }
 
     /// <summary>Images to tiles with the config's tiling settings.</summary>
-    public InternVLImageProcessor Images { get; }
+    internal InternVLImageProcessor Images { get; }
 
     /// <summary>The device the model is on.</summary>
     public Device Device => Model.parameters().First().device;
@@ -87,7 +87,7 @@ public sealed class VisionLanguageModel : IDisposable
     /// decoded within its bounds (<see cref="InternVLImageProcessor.Load"/>: the size read first, very large images
     /// decoded at a reduced scale); without it, whole.
     /// </summary>
-    public static IReadOnlyList<RgbImage> DecodeImages(IReadOnlyList<ImageSource> images, long rowIndex, InternVLImageProcessor? processor = null)
+    internal static IReadOnlyList<RgbImage> DecodeImages(IReadOnlyList<ImageSource> images, long rowIndex, InternVLImageProcessor? processor = null)
     {
         var decoded = new RgbImage[images.Count];
         for (int i = 0; i < decoded.Length; i++)

@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Modeling;
 /// position/class embeddings, zero biases, unit norm weights and layer scales — InternVL's and Hugging Face's
 /// _init_weights in effect, and the "init" of the benchmark configuration.
 /// </summary>
-public static class WeightInitializer
+internal static class WeightInitializer
 {
     /// <summary>Re-initialises every parameter of <paramref name="module"/> deterministically from <paramref name="seed"/>.</summary>
     public static void Initialize(nn.Module module, double std = 0.02, long seed = 0)

@@ -57,7 +57,7 @@ public sealed class OutputLockedException : IOException
 /// The same process may take the same lock again (a trainer inside a command that already holds it): the lock is
 /// counted and released with the last holder. A lock written on another host cannot be checked and is honoured.
 /// </remarks>
-public sealed class OutputLock : IDisposable
+internal sealed class OutputLock : IDisposable
 {
     /// <summary>The lock file inside a locked folder.</summary>
     public const string FolderLockName = ".mpo.lock";

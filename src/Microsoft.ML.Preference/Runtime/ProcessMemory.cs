@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Preference.Runtime;
 
 /// <summary>The process's resident memory, as the kernel reports it (Linux), for benchmarks and training logs.</summary>
-public static class ProcessMemory
+internal static class ProcessMemory
 {
     /// <summary>Peak resident set size in bytes (VmHWM), or the managed working set off Linux.</summary>
     public static long PeakResidentBytes() => ReadStatus("VmHWM:") ?? Environment.WorkingSet;

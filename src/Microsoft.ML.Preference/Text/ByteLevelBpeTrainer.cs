@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Text;
 /// real tokenizer that <see cref="ModelTokenizer"/> loads like any Qwen2 folder. Encoding itself is left to
 /// Microsoft.ML.Tokenizers; this only decides the merges.
 /// </summary>
-public static class ByteLevelBpeTrainer
+internal static class ByteLevelBpeTrainer
 {
     /// <summary>Qwen2's pre-tokenizer split pattern.</summary>
     public const string Qwen2Pattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";

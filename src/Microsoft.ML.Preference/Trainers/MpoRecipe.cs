@@ -32,7 +32,7 @@ public enum MpoRecipe
 }
 
 /// <summary>The CLI names of <see cref="MpoRecipe"/> ("internvl2", "internvl2.5", "internvl3").</summary>
-public static class MpoRecipeNames
+internal static class MpoRecipeNames
 {
     private static readonly (string Name, MpoRecipe Recipe)[] Table =
         [("internvl2", MpoRecipe.InternVL2), ("internvl2.5", MpoRecipe.InternVL2_5), ("internvl3", MpoRecipe.InternVL3)];

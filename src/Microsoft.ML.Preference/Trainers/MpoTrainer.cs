@@ -20,6 +20,51 @@ namespace Microsoft.ML.Preference.Trainers;
 /// behind <c>mlContext.Preference.Trainers.Mpo(...)</c>. Fit trains and returns an <see cref="MpoTransformer"/>
 /// that answers with reasoning. Any TRL preference loss, or a weighted mix, can replace the MPO default.
 /// </summary>
+/// <remarks>
+/// <format type="text/markdown"><![CDATA[
+/// To create this trainer, use [Mpo](xref:Microsoft.ML.Preference.PreferenceTrainers.Mpo(Microsoft.ML.Preference.Trainers.MpoTrainer.Options))
+/// or [Mpo(modelPath, ...)](xref:Microsoft.ML.Preference.PreferenceTrainers.Mpo(System.String,System.String,System.String,System.String,System.String,System.Int32,System.Double)).
+///
+/// ### Input and Output Columns
+/// The column names are the options' (`ImageColumnName`, `PromptColumnName`, `ChosenColumnName`,
+/// `RejectedColumnName`); their defaults are the constants of <xref:Microsoft.ML.Preference.Data.PreferenceColumnNames>.
+///
+/// | Input column name | Data type | Description |
+/// | -- | -- | -- |
+/// | `Image` | <xref:Microsoft.ML.Data.MLImage>, text (a path), or vector of text (paths, for multi-image rows) | The row's images, tiled as InternVL does; relative paths resolve against `ImageRoot`. Optional: set `ImageColumnName` to null for text-only data. |
+/// | `Prompt` | text | The question; may hold `<image>` placeholders. Trained on as given, so it carries the instructions the responses were sampled with. |
+/// | `Chosen` | text | The preferred response. |
+/// | `Rejected` | text | The dispreferred response. |
+/// | `MaxDynamicPatch` | <xref:System.Int32> | Optional: the row's own most tiles per image (0: the model's); MMPR data carries its data set's `max_dynamic_patch` here. |
+///
+/// The trained <xref:Microsoft.ML.Preference.Transformers.MpoTransformer> reads the image and prompt columns it was
+/// trained with, passes every input column through, and adds:
+///
+/// | Output column name | Data type | Description |
+/// | -- | -- | -- |
+/// | `Response` | text | The generated response: a chain of thought, or the direct answer, as `AnswerMode` says. |
+/// | `Answer` | text | The final answer extracted from the response; empty when the response does not follow the expected format. |
+///
+/// ### Trainer Characteristics
+/// |  |  |
+/// | -- | -- |
+/// | Machine learning task | Preference optimization of a vision-language model (MPO: DPO sigmoid + BCO pair + SFT) |
+/// | Is normalization required? | No (images are normalized as InternVL's preprocessing does) |
+/// | Is caching required? | No (rows are read in a streaming way, with background loading) |
+/// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.Preference, and a TorchSharp backend (TorchSharp-cpu or TorchSharp-cuda-linux) |
+/// | Exportable to ONNX | No |
+///
+/// ### Training Algorithm Details
+/// Each pair's chosen and rejected rows are scored by the policy and by a frozen reference (the initial policy, a
+/// separate folder, or with LoRA the base with adapters disabled); the loss is the weighted sum of
+/// `Options.Loss`'s terms (or ORPO's reference-free loss with `UseOrpo`), optimised with AdamW under a warm-up and a
+/// cosine, linear or constant schedule. See
+/// docs/training-and-losses.md in the repository for the losses, the recipes and the checkpoints.
+/// ]]>
+/// </format>
+/// </remarks>
+/// <seealso cref="Options"/>
+/// <seealso cref="PreferenceTrainers.Mpo(Options)"/>
 public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
 {
     private readonly MLContext _context;

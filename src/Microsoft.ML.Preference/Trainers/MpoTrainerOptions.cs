@@ -3,6 +3,7 @@ using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling.Lora;
 using Microsoft.ML.Preference.Trainers.Losses;
 using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
 
 namespace Microsoft.ML.Preference.Trainers;
 
@@ -25,58 +26,15 @@ public sealed partial class MpoTrainer
     /// OpenGVLab/InternVL): nothing frozen, AdamW at 5e-6 with weight decay 0.05, cosine with 3% warm-up, one epoch,
     /// drop path 0.1 in the vision tower, bfloat16 with float32 master weights, gradient checkpointing, 6144 tokens.
     /// The batch stays 4 × 1 (the script's global batch of 256 is <see cref="FromRecipe"/>'s). Other generations:
-    /// <see cref="FromRecipe"/>.
+    /// <see cref="FromRecipe"/>. The members are grouped by purpose: model, data, loss, reference, optimisation, run
+    /// control, and the returned transformer's answering.
     /// </summary>
     public sealed class Options
     {
+        // ---- Model: the folder to train, what of it trains, and its precision ----
+
         /// <summary>The InternVL model folder to train (config.json, safetensors, tokenizer files). Required.</summary>
         public string ModelPath { get; set; } = "";
-
-        /// <summary>Image column: MLImage, a path string, or a vector of paths; null for text-only data. Default "Image".</summary>
-        public string? ImageColumnName { get; set; } = "Image";
-
-        /// <summary>Question column (text; may hold &lt;image&gt; placeholders). Default "Prompt".</summary>
-        public string PromptColumnName { get; set; } = "Prompt";
-
-        /// <summary>Preferred response column (text). Default "Chosen".</summary>
-        public string ChosenColumnName { get; set; } = "Chosen";
-
-        /// <summary>Dispreferred response column (text). Default "Rejected".</summary>
-        public string RejectedColumnName { get; set; } = "Rejected";
-
-        /// <summary>Folder that relative image paths are resolved against; null = the current folder.</summary>
-        public string? ImageRoot { get; set; }
-
-        /// <summary>The loss: terms, β, label smoothing, BCO shift. Default <see cref="PreferenceLossOptions.Mpo"/>.</summary>
-        public PreferenceLossOptions Loss { get; set; } = PreferenceLossOptions.Mpo;
-
-        /// <summary>Train with ORPO (reference-free odds-ratio loss + NLL) instead of <see cref="Loss"/>. Default false.</summary>
-        public bool UseOrpo { get; set; }
-
-        /// <summary>
-        /// Which tokens of the rejected response the preference terms score. Default
-        /// <see cref="RejectedSpan.WholeResponse"/> (the paper, TRL); <see cref="RejectedSpan.FirstDivergentStep"/>
-        /// stops at the end of the step where the rejected response first departs from the chosen one.
-        /// </summary>
-        public RejectedSpan RejectedSpan { get; set; } = RejectedSpan.WholeResponse;
-
-        /// <summary>Where the reference log-probs come from. Default <see cref="ReferenceModelKind.InitialPolicy"/>.</summary>
-        public ReferenceModelKind Reference { get; set; } = ReferenceModelKind.InitialPolicy;
-
-        /// <summary>The reference folder when <see cref="Reference"/> is <see cref="ReferenceModelKind.SeparateFolder"/>.</summary>
-        public string? ReferenceModelPath { get; set; }
-
-        /// <summary>Compute the reference log-probs of every row once before training and cache them on disk. Default false.</summary>
-        public bool PrecomputeReferenceLogProbs { get; set; }
-
-        /// <summary>Folder of that cache; null = "&lt;OutputDirectory&gt;/reference-cache".</summary>
-        public string? ReferenceCacheDirectory { get; set; }
-
-        /// <summary>TR-DPO: every this many optimiser steps the reference moves towards the policy (0 = off, the default).</summary>
-        public int ReferenceSyncSteps { get; set; }
-
-        /// <summary>TR-DPO's mixup α: ref ← α·policy + (1−α)·ref. Default 0.6 (TRL's ref_model_mixup_alpha).</summary>
-        public double ReferenceSyncMixup { get; set; } = 0.6;
 
         /// <summary>LoRA adapters; null (default) trains the unfrozen weights themselves.</summary>
         public LoraOptions? Lora { get; set; }
@@ -101,6 +59,117 @@ public sealed partial class MpoTrainer
         /// Only the policy drops paths: the reference model and inference run in eval mode.
         /// </summary>
         public double? VisionDropPathRate { get; set; } = 0.1;
+
+        /// <summary>
+        /// "bfloat16" (default, as InternVL's MPO scripts: <c>--bf16 True</c>) or "float32" weights and activations;
+        /// logits and losses are always float32. Under bfloat16 the optimiser keeps float32 master weights and AdamW
+        /// state (<see cref="Float32MasterWeights"/>). bf16 matmul runs on CPU too, at a speed that depends on the CPU.
+        /// </summary>
+        public string DType { get; set; } = "bfloat16";
+
+        /// <summary>
+        /// With <see cref="DType"/> "bfloat16": AdamW updates a float32 master copy of every trainable parameter (its
+        /// moments in float32 too, gradients accumulated in float32) and writes the rounded result back to the bf16
+        /// weights after every step, as bf16 mixed precision does in DeepSpeed and Megatron. Default true. False updates
+        /// the bf16 weights in place, where most updates at learning rates near 1e-6 are below bf16's resolution and
+        /// round away (docs/incoming/17-recipes.md has the measured figures). Ignored under float32.
+        /// </summary>
+        public bool Float32MasterWeights { get; set; } = true;
+
+        // ---- Data: the input columns, how rows become sequences, and how they are loaded ----
+
+        /// <summary>Image column: MLImage, a path string, or a vector of paths; null for text-only data. Default "Image".</summary>
+        public string? ImageColumnName { get; set; } = PreferenceColumnNames.Image;
+
+        /// <summary>Question column (text; may hold &lt;image&gt; placeholders). Default "Prompt".</summary>
+        public string PromptColumnName { get; set; } = PreferenceColumnNames.Prompt;
+
+        /// <summary>Preferred response column (text). Default "Chosen".</summary>
+        public string ChosenColumnName { get; set; } = PreferenceColumnNames.Chosen;
+
+        /// <summary>Dispreferred response column (text). Default "Rejected".</summary>
+        public string RejectedColumnName { get; set; } = PreferenceColumnNames.Rejected;
+
+        /// <summary>Folder that relative image paths are resolved against; null = the current folder.</summary>
+        public string? ImageRoot { get; set; }
+
+        /// <summary>What to do with rows that cannot be used. Default <see cref="BadRowPolicy.Fail"/>.</summary>
+        public BadRowPolicy BadRows { get; set; } = BadRowPolicy.Fail;
+
+        /// <summary>
+        /// Longest sequence in tokens (responses are truncated first, never image tokens). Default 6144 (InternVL2's MPO
+        /// script, <c>--max_seq_length 6144</c>; InternVL2.5's use 8192, InternVL3's 12288).
+        /// </summary>
+        public int MaxLength { get; set; } = 6144;
+
+        /// <summary>The system message of every prompt; null (default) keeps the chat template's own.</summary>
+        public string? SystemMessage { get; set; }
+
+        /// <summary>
+        /// Background threads that read, check, tokenise, decode and tile the coming micro-batches while the model
+        /// computes (PyTorch's DataLoader num_workers; InternVL's MPO scripts use 8 per GPU). 0 loads each micro-batch
+        /// on the training thread. Default: one less than the cores, between 1 and 8.
+        /// </summary>
+        public int DataLoaderWorkers { get; set; } = DefaultDataLoaderWorkers;
+
+        /// <summary>The default of <see cref="DataLoaderWorkers"/> on this machine: the cores less one (the training thread's), 1 to 8.</summary>
+        public static int DefaultDataLoaderWorkers => Math.Clamp(Environment.ProcessorCount - 1, 1, 8);
+
+        /// <summary>
+        /// Micro-batches loaded ahead per worker (PyTorch's DataLoader prefetch_factor, default 2): the prefetch queue
+        /// holds at most workers × this many, which is what bounds the input side's memory. Default 2.
+        /// </summary>
+        public int DataLoaderPrefetchFactor { get; set; } = 2;
+
+        /// <summary>
+        /// Group rows of similar length into the same micro-batches, as InternVL's <c>--group_by_length</c> does
+        /// (internvl_chat/internvl/patch/train_sampler_patch.py): each optimiser step's rows, drawn by the seeded
+        /// shuffle, are sorted longest first and dealt into its micro-batches so their total lengths are even. The
+        /// length is the row's text size (bytes of its jsonl line, or characters), not InternVL's token count: that
+        /// would tokenise every row before the first step. With one micro-batch per step it only reorders within the
+        /// batch (no effect on the loss), as in InternVL on one GPU. Default false.
+        /// </summary>
+        public bool GroupByLength { get; set; }
+
+        /// <summary>Set by the data loader while its prefetch queue is full, reset when the trainer takes a batch (tests use it to stop a run at that moment).</summary>
+        internal ManualResetEventSlim? PrefetchFullSignal { get; set; }
+
+        // ---- Loss: what is optimised ----
+
+        /// <summary>The loss: terms, β, label smoothing, BCO shift. Default <see cref="PreferenceLossOptions.Mpo"/>.</summary>
+        public PreferenceLossOptions Loss { get; set; } = PreferenceLossOptions.Mpo;
+
+        /// <summary>Train with ORPO (reference-free odds-ratio loss + NLL) instead of <see cref="Loss"/>. Default false.</summary>
+        public bool UseOrpo { get; set; }
+
+        /// <summary>
+        /// Which tokens of the rejected response the preference terms score. Default
+        /// <see cref="RejectedSpan.WholeResponse"/> (the paper, TRL); <see cref="RejectedSpan.FirstDivergentStep"/>
+        /// stops at the end of the step where the rejected response first departs from the chosen one.
+        /// </summary>
+        public RejectedSpan RejectedSpan { get; set; } = RejectedSpan.WholeResponse;
+
+        // ---- Reference: where the reference model's log-probs come from ----
+
+        /// <summary>Where the reference log-probs come from. Default <see cref="ReferenceModelKind.InitialPolicy"/>.</summary>
+        public ReferenceModelKind Reference { get; set; } = ReferenceModelKind.InitialPolicy;
+
+        /// <summary>The reference folder when <see cref="Reference"/> is <see cref="ReferenceModelKind.SeparateFolder"/>.</summary>
+        public string? ReferenceModelPath { get; set; }
+
+        /// <summary>Compute the reference log-probs of every row once before training and cache them on disk. Default false.</summary>
+        public bool PrecomputeReferenceLogProbs { get; set; }
+
+        /// <summary>Folder of that cache; null = "&lt;OutputDirectory&gt;/reference-cache".</summary>
+        public string? ReferenceCacheDirectory { get; set; }
+
+        /// <summary>TR-DPO: every this many optimiser steps the reference moves towards the policy (0 = off, the default).</summary>
+        public int ReferenceSyncSteps { get; set; }
+
+        /// <summary>TR-DPO's mixup α: ref ← α·policy + (1−α)·ref. Default 0.6 (TRL's ref_model_mixup_alpha).</summary>
+        public double ReferenceSyncMixup { get; set; } = 0.6;
+
+        // ---- Optimisation: AdamW, the schedule, batches, steps, and the compute/memory trade-offs that leave the numbers unchanged ----
 
         /// <summary>Peak learning rate. Default 5e-6 (InternVL2's MPO script; InternVL2.5 uses 1e-6, InternVL3 2e-7).</summary>
         public double LearningRate { get; set; } = 5e-6;
@@ -148,29 +217,15 @@ public sealed partial class MpoTrainer
         public int? Seed { get; set; }
 
         /// <summary>
-        /// Longest sequence in tokens (responses are truncated first, never image tokens). Default 6144 (InternVL2's MPO
-        /// script, <c>--max_seq_length 6144</c>; InternVL2.5's use 8192, InternVL3's 12288).
+        /// Recompute layer activations in backward to save memory. Default true (InternVL's MPO scripts,
+        /// <c>--grad_checkpoint True</c>); the same numbers, about one more forward pass of compute.
         /// </summary>
-        public int MaxLength { get; set; } = 6144;
+        public bool GradientCheckpointing { get; set; } = true;
 
-        /// <summary>The system message of every prompt; null (default) keeps the chat template's own.</summary>
-        public string? SystemMessage { get; set; }
+        /// <summary>Encode each pair's image once for its chosen and rejected rows. Default true (same numbers, less work).</summary>
+        public bool ShareImageEncoding { get; set; } = true;
 
-        /// <summary>
-        /// "bfloat16" (default, as InternVL's MPO scripts: <c>--bf16 True</c>) or "float32" weights and activations;
-        /// logits and losses are always float32. Under bfloat16 the optimiser keeps float32 master weights and AdamW
-        /// state (<see cref="Float32MasterWeights"/>). bf16 matmul runs on CPU too, at a speed that depends on the CPU.
-        /// </summary>
-        public string DType { get; set; } = "bfloat16";
-
-        /// <summary>
-        /// With <see cref="DType"/> "bfloat16": AdamW updates a float32 master copy of every trainable parameter (its
-        /// moments in float32 too, gradients accumulated in float32) and writes the rounded result back to the bf16
-        /// weights after every step, as bf16 mixed precision does in DeepSpeed and Megatron. Default true. False updates
-        /// the bf16 weights in place, where most updates at learning rates near 1e-6 are below bf16's resolution and
-        /// round away (docs/incoming/17-recipes.md has the measured figures). Ignored under float32.
-        /// </summary>
-        public bool Float32MasterWeights { get; set; } = true;
+        // ---- Run control: where it runs, what it writes, how it is watched and stopped ----
 
         /// <summary>"auto" (CUDA when present), "cpu", "cuda" or "cuda:N". Default "auto".</summary>
         public string Device { get; set; } = "auto";
@@ -181,47 +236,6 @@ public sealed partial class MpoTrainer
         /// OMP_NUM_THREADS is set.
         /// </summary>
         public int? Threads { get; set; }
-
-        /// <summary>
-        /// Recompute layer activations in backward to save memory. Default true (InternVL's MPO scripts,
-        /// <c>--grad_checkpoint True</c>); the same numbers, about one more forward pass of compute.
-        /// </summary>
-        public bool GradientCheckpointing { get; set; } = true;
-
-        /// <summary>Encode each pair's image once for its chosen and rejected rows. Default true (same numbers, less work).</summary>
-        public bool ShareImageEncoding { get; set; } = true;
-
-        /// <summary>What to do with rows that cannot be used. Default <see cref="BadRowPolicy.Fail"/>.</summary>
-        public BadRowPolicy BadRows { get; set; } = BadRowPolicy.Fail;
-
-        /// <summary>
-        /// Background threads that read, check, tokenise, decode and tile the coming micro-batches while the model
-        /// computes (PyTorch's DataLoader num_workers; InternVL's MPO scripts use 8 per GPU). 0 loads each micro-batch
-        /// on the training thread. Default: one less than the cores, between 1 and 8.
-        /// </summary>
-        public int DataLoaderWorkers { get; set; } = DefaultDataLoaderWorkers;
-
-        /// <summary>The default of <see cref="DataLoaderWorkers"/> on this machine: the cores less one (the training thread's), 1 to 8.</summary>
-        public static int DefaultDataLoaderWorkers => Math.Clamp(Environment.ProcessorCount - 1, 1, 8);
-
-        /// <summary>
-        /// Micro-batches loaded ahead per worker (PyTorch's DataLoader prefetch_factor, default 2): the prefetch queue
-        /// holds at most workers × this many, which is what bounds the input side's memory. Default 2.
-        /// </summary>
-        public int DataLoaderPrefetchFactor { get; set; } = 2;
-
-        /// <summary>
-        /// Group rows of similar length into the same micro-batches, as InternVL's <c>--group_by_length</c> does
-        /// (internvl_chat/internvl/patch/train_sampler_patch.py): each optimiser step's rows, drawn by the seeded
-        /// shuffle, are sorted longest first and dealt into its micro-batches so their total lengths are even. The
-        /// length is the row's text size (bytes of its jsonl line, or characters), not InternVL's token count: that
-        /// would tokenise every row before the first step. With one micro-batch per step it only reorders within the
-        /// batch (no effect on the loss), as in InternVL on one GPU. Default false.
-        /// </summary>
-        public bool GroupByLength { get; set; }
-
-        /// <summary>Set by the data loader while its prefetch queue is full, reset when the trainer takes a batch (tests use it to stop a run at that moment).</summary>
-        internal ManualResetEventSlim? PrefetchFullSignal { get; set; }
 
         /// <summary>Where checkpoints, metrics.jsonl and the curves PNG go; null keeps nothing on disk.</summary>
         public string? OutputDirectory { get; set; }
@@ -255,6 +269,8 @@ public sealed partial class MpoTrainer
         /// <summary>Receives every step's metrics (after the log channel and the JSONL file).</summary>
         public IProgress<TrainingMetrics>? Progress { get; set; }
 
+        // ---- The returned transformer: how the trained model answers ----
+
         /// <summary>How the returned transformer answers: chain of thought (default) or direct.</summary>
         public AnswerMode AnswerMode { get; set; } = AnswerMode.ChainOfThought;
 
@@ -269,6 +285,7 @@ public sealed partial class MpoTrainer
 
         /// <summary>Decoding of the returned transformer. Default greedy, 512 new tokens.</summary>
         public GenerationOptions Generation { get; set; } = new();
+        // ---- Presets ----
 
         /// <summary>
         /// The options of a published InternVL MPO script (see <see cref="MpoRecipe"/> for the files): its learning rate,

@@ -54,8 +54,8 @@ internal sealed class LazyResponsesDataView : IDataView
     {
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(input);
-        builder.AddColumn(ResponseColumns.Response, TextDataViewType.Instance);
-        builder.AddColumn(ResponseColumns.Answer, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.Response, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.Answer, TextDataViewType.Instance);
         return builder.ToSchema();
     }
 

@@ -10,7 +10,7 @@ using Microsoft.ML.Preference.Transformers;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Preference;
+namespace Microsoft.ML.Preference.Transformers;
 
 /// <summary>
 /// A trained vision-language model as an ML.NET transformer: Transform adds <c>Response</c> (the generated text,
@@ -80,7 +80,7 @@ public sealed class MpoTransformer : ITransformer, IDisposable
     public IReadOnlyDictionary<string, int> SkippedRows { get; }
 
     /// <summary>The LoRA adapter when it was kept separate (not merged), else null.</summary>
-    public LoraAdapter? Adapter => _adapter;
+    internal LoraAdapter? Adapter => _adapter;
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => false;
@@ -184,8 +184,8 @@ public sealed class MpoTransformer : ITransformer, IDisposable
         var generation = settings["generation"]?.Deserialize<GenerationOptions>() ?? new GenerationOptions();
         var instructions = InstructionsIn(settings, File.Exists(settingsPath));
         return new MpoTransformer(context, vlm, adapter, mode, instructions, generation,
-            settings.ContainsKey("image_column") ? settings["image_column"]?.GetValue<string>() : "Image",
-            settings["prompt_column"]?.GetValue<string>() ?? "Prompt", [], new Dictionary<string, int>());
+            settings.ContainsKey("image_column") ? settings["image_column"]?.GetValue<string>() : PreferenceColumnNames.Image,
+            settings["prompt_column"]?.GetValue<string>() ?? PreferenceColumnNames.Prompt, [], new Dictionary<string, int>());
     }
 
     /// <summary>The instruction template a folder written by <see cref="Save"/> asks with (the default for any other folder).</summary>

@@ -6,9 +6,6 @@ namespace Microsoft.ML.Preference.Transformers;
 /// </summary>
 internal static class ResponseColumns
 {
-    public const string Response = "Response";
-    public const string Answer = "Answer";
-
     public static SchemaShape AddTo(MLContext context, SchemaShape input) =>
         context.Transforms.CustomMapping<NoInput, Output>((_, _) => { }, contractName: null).GetOutputSchema(input);
 

@@ -24,8 +24,8 @@ public sealed class MmprTests : IDisposable
     {
         var rows = new List<Row>();
         using var cursor = view.GetRowCursor(view.Schema);
-        var image = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(view.Schema["Image"]);
-        var text = new[] { "Prompt", "Chosen", "Rejected", "AnswerGt", "Source" }.Select(n => cursor.GetGetter<ReadOnlyMemory<char>>(view.Schema[n])).ToArray();
+        var image = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(view.Schema[PreferenceColumnNames.Image]);
+        var text = new[] { PreferenceColumnNames.Prompt, PreferenceColumnNames.Chosen, PreferenceColumnNames.Rejected, PreferenceColumnNames.AnswerGt, PreferenceColumnNames.Source }.Select(n => cursor.GetGetter<ReadOnlyMemory<char>>(view.Schema[n])).ToArray();
         VBuffer<ReadOnlyMemory<char>> images = default;
         while (cursor.MoveNext())
         {
@@ -74,8 +74,9 @@ public sealed class MmprTests : IDisposable
             Line(new[] { "x/2.jpg", "y/3.png" }, "Image-1: <image>\nImage-2: <image>\nSame?", answer: "yes"));
         Write("b.jsonl", """{"question": "2+2?", "chosen": "4", "rejected": "5"}""");
         var view = _ml.Preference.Data.LoadMmpr(Meta(("first", "images", "a.jsonl", null), ("second", "", "b.jsonl", 1)));
+        // Spelled out: the names are the public contract that PreferenceColumnNames holds.
         Assert.Equal(["Image", "Prompt", "Chosen", "Rejected", "AnswerGt", "Source", "MaxDynamicPatch"], view.Schema.Select(c => c.Name));
-        Assert.IsType<VectorDataViewType>(view.Schema["Image"].Type);
+        Assert.IsType<VectorDataViewType>(view.Schema[PreferenceColumnNames.Image].Type);
         var rows = Rows(view);
         Assert.Equal(3, rows.Count);
         var images = Path.Combine(_dir, "images");
@@ -177,7 +178,7 @@ public sealed class MmprTests : IDisposable
         Assert.Equal([6, null], view.Datasets.Select(d => d.MaxDynamicPatch));
         Assert.Equal([1.0, 1.0], view.Datasets.Select(d => d.RepeatTime));
         // Every row carries its data set's value (0: none), and the trainer's reader turns it into the row's own budget.
-        Assert.Equal([6, 0], view.GetColumn<int>(MmprDataView.MaxDynamicPatchColumn));
+        Assert.Equal([6, 0], view.GetColumn<int>(PreferenceColumnNames.MaxDynamicPatch));
         var examples = PreferenceDataReader.Read(view, new PreferenceColumns()).ToList();
         Assert.Equal([6, null], examples.Select(e => e.MaxDynamicPatch));
 
@@ -316,8 +317,8 @@ public sealed class MmprTests : IDisposable
         long baseline = GC.GetTotalMemory(forceFullCollection: true), peak = 0, rows = 0, chars = 0;
         using (var cursor = view.GetRowCursor(view.Schema))
         {
-            var chosen = cursor.GetGetter<ReadOnlyMemory<char>>(view.Schema["Chosen"]);
-            var image = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(view.Schema["Image"]);
+            var chosen = cursor.GetGetter<ReadOnlyMemory<char>>(view.Schema[PreferenceColumnNames.Chosen]);
+            var image = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(view.Schema[PreferenceColumnNames.Image]);
             ReadOnlyMemory<char> c = default;
             VBuffer<ReadOnlyMemory<char>> im = default;
             while (cursor.MoveNext())

@@ -105,7 +105,7 @@ public class PairPipelineTests
         // The pairs in MMPR's layout, read back with LoadMmpr.
         var meta = ml.Preference.Data.SaveMmpr(result.Pairs, Path.Combine(toy.Root, "mmpr"), "toy_pairs");
         var reloaded = ml.Preference.Data.LoadMmpr(meta);
-        Assert.Equal(pairs.Select(p => p.Chosen), reloaded.GetColumn<string>("Chosen"));
+        Assert.Equal(pairs.Select(p => p.Chosen), reloaded.GetColumn<string>(PreferenceColumnNames.Chosen));
         Assert.Equal(result.Statistics, ml.Preference.Data.LoadPairs(options.OutputPath).Statistics);
 
         // The same questions with their images in another folder sample the same responses: seeds follow the file

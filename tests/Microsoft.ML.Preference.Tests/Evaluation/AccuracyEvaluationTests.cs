@@ -1,3 +1,4 @@
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Evaluation;
 
 namespace Microsoft.ML.Preference.Tests.Evaluation;
@@ -50,7 +51,7 @@ public class AccuracyEvaluationTests
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Evaluation.EvaluateAccuracy(data, groupColumn: "Task"));
         Assert.Contains("'Task'", e.Message);
         Assert.Contains("groupColumn: null", e.Message);
-        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Evaluation.EvaluateAccuracy(data, answerColumn: "Response"));
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Preference.Evaluation.EvaluateAccuracy(data, answerColumn: PreferenceColumnNames.Response));
         Assert.Contains("'Response'", e.Message);
     }
 

@@ -34,7 +34,7 @@ public sealed class LazyResponsesDataViewTests
         var ml = new MLContext(seed: 0);
         var input = ml.Data.LoadFromEnumerable(Enumerable.Range(0, rows).Select(i => new Question { Prompt = $"q{i}" }));
         var counting = new Counting();
-        var view = new LazyResponsesDataView(input, new PreferenceColumns(null, "Prompt", "Prompt", "Prompt"), counting.Generate,
+        var view = new LazyResponsesDataView(input, new PreferenceColumns(null, PreferenceColumnNames.Prompt, PreferenceColumnNames.Prompt, PreferenceColumnNames.Prompt), counting.Generate,
             batchSize, cachedRows, ((IHostEnvironment)ml).Register("test"), cancellation);
         return (ml, view, counting);
     }
@@ -67,8 +67,8 @@ public sealed class LazyResponsesDataViewTests
         Assert.Equal(10, preview.RowView.Length);
         Assert.Equal(expected, counting.Rows.Count);
         Assert.Equal(Enumerable.Range(0, expected).Select(i => (long)i), counting.Rows);
-        Assert.Equal("response to q9", preview.RowView[9].Values.Single(v => v.Key == "Response").Value.ToString());
-        Assert.Equal("answer 9", preview.RowView[9].Values.Single(v => v.Key == "Answer").Value.ToString());
+        Assert.Equal("response to q9", preview.RowView[9].Values.Single(v => v.Key == PreferenceColumnNames.Response).Value.ToString());
+        Assert.Equal("answer 9", preview.RowView[9].Values.Single(v => v.Key == PreferenceColumnNames.Answer).Value.ToString());
         Assert.Equal(expected, view.RowsGenerated);
     }
 
@@ -76,7 +76,7 @@ public sealed class LazyResponsesDataViewTests
     public void ACursorThatReadsOnlyInputColumnsGeneratesNothing()
     {
         var (_, view, counting) = View(50, 8);
-        Assert.Equal(50, Read(view, "Prompt", int.MaxValue).Count);
+        Assert.Equal(50, Read(view, PreferenceColumnNames.Prompt, int.MaxValue).Count);
         Assert.Equal(0, counting.Calls);
     }
 
@@ -84,15 +84,15 @@ public sealed class LazyResponsesDataViewTests
     public void ASecondCursorReadsWhatTheFirstGenerated()
     {
         var (_, view, counting) = View(30, 8);
-        var first = Read(view, "Response", 10);   // rows 0..15 generated
+        var first = Read(view, PreferenceColumnNames.Response, 10);   // rows 0..15 generated
         Assert.Equal(16, counting.Rows.Count);
 
-        var all = Read(view, "Response", int.MaxValue);   // 16..29 are new
+        var all = Read(view, PreferenceColumnNames.Response, int.MaxValue);   // 16..29 are new
 
         Assert.Equal(first, all.Take(10));
         Assert.Equal(Enumerable.Range(0, 30).Select(i => $"response to q{i}"), all);
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), counting.Rows); // each row once, in order
-        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"answer {i}"), Read(view, "Answer", int.MaxValue));
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"answer {i}"), Read(view, PreferenceColumnNames.Answer, int.MaxValue));
         Assert.Equal(30, counting.Rows.Count);
     }
 
@@ -100,15 +100,15 @@ public sealed class LazyResponsesDataViewTests
     public void TheCacheIsBoundedAndABatchSkipsRowsItStillHolds()
     {
         var (_, view, counting) = View(40, 8, cachedRows: 20);
-        Assert.Equal(20, Read(view, "Response", 20).Count);
+        Assert.Equal(20, Read(view, PreferenceColumnNames.Response, 20).Count);
         Assert.Equal(Enumerable.Range(0, 24).Select(i => (long)i), counting.Rows); // three batches; rows 0..3 forgotten
 
         // A new cursor misses row 0: its batch takes the forgotten rows 0..3 and, skipping the held 4..23, rows 24..27.
-        Assert.Equal(["response to q0"], Read(view, "Response", 1));
+        Assert.Equal(["response to q0"], Read(view, PreferenceColumnNames.Response, 1));
         Assert.Equal(new long[] { 0, 1, 2, 3, 24, 25, 26, 27 }, counting.Rows.Skip(24));
 
         // A scan longer than the cache reads what it generated in order, as without a cache.
-        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"response to q{i}"), Read(view, "Response", int.MaxValue));
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"response to q{i}"), Read(view, PreferenceColumnNames.Response, int.MaxValue));
     }
 
     [Fact]
@@ -122,13 +122,13 @@ public sealed class LazyResponsesDataViewTests
             if (e.Message.Contains("Generated rows", StringComparison.Ordinal))
                 log.Add(e.Message);
         };
-        Assert.Equal(7, Read(view, "Response", 7).Count);
+        Assert.Equal(7, Read(view, PreferenceColumnNames.Response, 7).Count);
         Assert.Equal(2, log.Count);
         Assert.Contains("Generated rows 5..9: 10 rows so far", log[1]); // LoadFromEnumerable does not know its row count
 
         cancel.Cancel();
-        Assert.ThrowsAny<OperationCanceledException>(() => Read(view, "Response", 20));
+        Assert.ThrowsAny<OperationCanceledException>(() => Read(view, PreferenceColumnNames.Response, 20));
         Assert.Equal(10, counting.Rows.Count);
-        Assert.Equal(7, Read(view, "Response", 7).Count); // what was generated is still there
+        Assert.Equal(7, Read(view, PreferenceColumnNames.Response, 7).Count); // what was generated is still there
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling.Lora;
 using Microsoft.ML.Preference.Trainers;
@@ -29,27 +30,28 @@ public class MpoTransformerTests
         var output = model.Transform(data);
         var lazy = Assert.IsType<LazyResponsesDataView>(output);
         Assert.Equal(0, lazy.RowsGenerated); // Transform returns at once: nothing is generated until a cursor reads Response
+        // Spelled out: the names are the public contract that PreferenceColumnNames holds.
         Assert.Equal(["Image", "Prompt", "Chosen", "Rejected", "Response", "Answer"], output.Schema.Select(c => c.Name));
         Assert.Equal(output.Schema.Select(c => c.Name), model.GetOutputSchema(data.Schema).Select(c => c.Name));
-        var responses = output.GetColumn<string>("Response").ToList();
-        var prompts = output.GetColumn<string>("Prompt").ToList();
+        var responses = output.GetColumn<string>(PreferenceColumnNames.Response).ToList();
+        var prompts = output.GetColumn<string>(PreferenceColumnNames.Prompt).ToList();
         Assert.Equal(8, responses.Count);
         Assert.Equal(8, lazy.RowsGenerated);
-        Assert.Equal(responses, output.GetColumn<string>("Response").ToList()); // a second cursor reads the cache
+        Assert.Equal(responses, output.GetColumn<string>(PreferenceColumnNames.Response).ToList()); // a second cursor reads the cache
         Assert.Equal(8, lazy.RowsGenerated);
-        Assert.Equal(output.GetColumn<string>("Response").Select(r => AnswerExtractor.Extract(r, model.AnswerMode).Answer ?? ""),
-            output.GetColumn<string>("Answer"));
+        Assert.Equal(output.GetColumn<string>(PreferenceColumnNames.Response).Select(r => AnswerExtractor.Extract(r, model.AnswerMode).Answer ?? ""),
+            output.GetColumn<string>(PreferenceColumnNames.Answer));
         Assert.All(prompts, p => Assert.Equal("What colour is the square?", p));
         // Greedy decoding: the same rows give the same responses.
-        Assert.Equal(responses, model.Transform(data).GetColumn<string>("Response").ToList());
+        Assert.Equal(responses, model.Transform(data).GetColumn<string>(PreferenceColumnNames.Response).ToList());
 
         // The estimator declares the same columns before training.
         // SchemaShape.Create is internal to ML.NET; its pipelines call it, so the test does too.
         var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static, [typeof(DataViewSchema)])!;
         var inputShape = (SchemaShape)create.Invoke(null, [data.Schema])!;
         var shape = ml.Preference.Trainers.Mpo(MpoTrainerLearningTests.Fast(toy)).GetOutputSchema(inputShape);
-        Assert.Contains(shape, c => c.Name == "Response");
-        Assert.Contains(shape, c => c.Name == "Answer");
+        Assert.Contains(shape, c => c.Name == PreferenceColumnNames.Response);
+        Assert.Contains(shape, c => c.Name == PreferenceColumnNames.Answer);
     }
 
     [Fact]

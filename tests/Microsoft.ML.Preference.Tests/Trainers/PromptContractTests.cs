@@ -6,6 +6,7 @@ using Microsoft.ML.Preference.Generation;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Tests.Data;
 using Microsoft.ML.Preference.Trainers.Training;
+using Microsoft.ML.Preference.Transformers;
 
 namespace Microsoft.ML.Preference.Tests.Trainers;
 
@@ -58,7 +59,7 @@ public sealed class PromptContractTests
             model.Model.AnswerRequestObserver = r => asked.Add(r.PromptIds.ToArray());
             model.Generation = new GenerationOptions { MaxNewTokens = 2 };
             // Transform is lazy: reading the Response column is what generates.
-            _ = model.Transform(questions).GetColumn<string>("Response").ToList();
+            _ = model.Transform(questions).GetColumn<string>(PreferenceColumnNames.Response).ToList();
             var images = ml.Data.CreateEnumerable<PairPipelineTests.QuestionRow>(questions, reuseRowObject: false).Select(q => q.Image).ToList();
             Assert.Equal(images.Count, asked.Count);
 
@@ -74,7 +75,7 @@ public sealed class PromptContractTests
             model.Instructions = InstructionTemplate.Known.First(t => t != instructions);
             asked.Clear();
             // Transform is lazy: reading the Response column is what generates.
-            _ = model.Transform(questions).GetColumn<string>("Response").ToList();
+            _ = model.Transform(questions).GetColumn<string>(PreferenceColumnNames.Response).ToList();
             Assert.NotEqual(trained[0].Ids, asked[images.IndexOf(trained[0].Item1)]);
 
             // The template is saved with the model and read back.

@@ -53,7 +53,7 @@ public class StreamingInputTests
         {
             var meta = WriteMmpr(folder.FullName, [("first", 7, repeat), ("empty", 0, 1.0), ("second", 5, 1.0)]);
             var view = new MLContext(1).Preference.Data.LoadMmpr(meta, seed: 4, subsampling);
-            var columns = new PreferenceColumns(MmprDataView.ImageColumn, MmprDataView.PromptColumn, MmprDataView.ChosenColumn, MmprDataView.RejectedColumn);
+            var columns = new PreferenceColumns(PreferenceColumnNames.Image, PreferenceColumnNames.Prompt, PreferenceColumnNames.Chosen, PreferenceColumnNames.Rejected);
             var streamed = PreferenceDataReader.Read(view, columns).ToList();
             using var source = PreferenceRowSource.For(view, columns, null);
             Assert.IsType<MmprRowSource>(source);
@@ -94,7 +94,7 @@ public class StreamingInputTests
             lines[4] = "{\"question\": \"cut";   // row 3, line 5
             File.WriteAllLines(file, lines);
             var view = new MLContext(1).Preference.Data.LoadMmpr(meta);
-            using var source = PreferenceRowSource.For(view, new PreferenceColumns("Image", "Prompt", "Chosen", "Rejected"), null);
+            using var source = PreferenceRowSource.For(view, new PreferenceColumns(PreferenceColumnNames.Image, PreferenceColumnNames.Prompt, PreferenceColumnNames.Chosen, PreferenceColumnNames.Rejected), null);
             Assert.Equal(6, source.Count);
             var e = Assert.Throws<BadRowException>(() => source.Read(3));
             Assert.Equal(BadRowReason.MalformedLine, e.Reason);

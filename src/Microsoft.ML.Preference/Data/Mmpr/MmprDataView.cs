@@ -14,23 +14,6 @@ namespace Microsoft.ML.Preference.Data.Mmpr;
 /// </summary>
 public sealed class MmprDataView : IDataView
 {
-    /// <summary>The image column's name.</summary>
-    public const string ImageColumn = "Image";
-    /// <summary>The question column's name.</summary>
-    public const string PromptColumn = "Prompt";
-    /// <summary>The preferred response column's name.</summary>
-    public const string ChosenColumn = "Chosen";
-    /// <summary>The dispreferred response column's name.</summary>
-    public const string RejectedColumn = "Rejected";
-    /// <summary>The ground-truth answer column's name.</summary>
-    public const string AnswerGtColumn = "AnswerGt";
-    /// <summary>The data set name column's name.</summary>
-    public const string SourceColumn = "Source";
-    /// <summary>
-    /// The column (Int32) of the row's data set's <c>max_dynamic_patch</c>, 0 where meta.json sets none; the trainer tiles
-    /// the row's images with it, as InternVL's MPO script does (<c>build_datasets</c> in internvl_chat/internvl/train/internvl_chat_mpo.py).
-    /// </summary>
-    public const string MaxDynamicPatchColumn = PreferenceDataReader.MaxDynamicPatchColumn;
 
     private const int ImageIndex = 0, PromptIndex = 1, ChosenIndex = 2, RejectedIndex = 3, AnswerGtIndex = 4, SourceIndex = 5, MaxDynamicPatchIndex = 6;
 
@@ -42,13 +25,13 @@ public sealed class MmprDataView : IDataView
         _seed = seed;
         Subsampling = subsampling;
         var builder = new DataViewSchema.Builder();
-        builder.AddColumn(ImageColumn, new VectorDataViewType(TextDataViewType.Instance));
-        builder.AddColumn(PromptColumn, TextDataViewType.Instance);
-        builder.AddColumn(ChosenColumn, TextDataViewType.Instance);
-        builder.AddColumn(RejectedColumn, TextDataViewType.Instance);
-        builder.AddColumn(AnswerGtColumn, TextDataViewType.Instance);
-        builder.AddColumn(SourceColumn, TextDataViewType.Instance);
-        builder.AddColumn(MaxDynamicPatchColumn, NumberDataViewType.Int32);
+        builder.AddColumn(PreferenceColumnNames.Image, new VectorDataViewType(TextDataViewType.Instance));
+        builder.AddColumn(PreferenceColumnNames.Prompt, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.Chosen, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.Rejected, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.AnswerGt, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.Source, TextDataViewType.Instance);
+        builder.AddColumn(PreferenceColumnNames.MaxDynamicPatch, NumberDataViewType.Int32);
         Schema = builder.ToSchema();
     }
 

@@ -77,8 +77,8 @@ public sealed record MmprDataset(string Name, string Root, string Annotation, do
                 }
                 int? maxPatch = null;
                 if (value.TryGetProperty("max_dynamic_patch", out var mp) && mp.ValueKind != JsonValueKind.Null)
-                    maxPatch = mp.ValueKind == JsonValueKind.Number && mp.TryGetInt32(out var n) && n >= 1 && n <= Vision.DynamicTiling.MaxSupportedTiles ? n
-                        : throw Bad($"\"max_dynamic_patch\" must be a whole number from 1 to {Vision.DynamicTiling.MaxSupportedTiles}, not {mp.GetRawText()}");
+                    maxPatch = mp.ValueKind == JsonValueKind.Number && mp.TryGetInt32(out var n) && n >= 1 && n <= Images.DynamicTiling.MaxSupportedTiles ? n
+                        : throw Bad($"\"max_dynamic_patch\" must be a whole number from 1 to {Images.DynamicTiling.MaxSupportedTiles}, not {mp.GetRawText()}");
                 var annotationPath = Path.GetFullPath(annotation, folder);
                 if (!File.Exists(annotationPath))
                     throw Bad($"annotation file '{annotationPath}' does not exist");

@@ -23,11 +23,11 @@ internal static class MmprWriter
                 ?? throw new ArgumentOutOfRangeException(nameof(data), $"The column '{column}' is missing. Columns present: {string.Join(", ", schema.Select(x => $"{x.Name} ({x.Type})"))}.");
             return c.Type is TextDataViewType ? c : throw new ArgumentOutOfRangeException(nameof(data), $"The column '{column}' is {c.Type}, not text.");
         }
-        var prompt = Text(MmprDataView.PromptColumn);
-        var chosen = Text(MmprDataView.ChosenColumn);
-        var rejected = Text(MmprDataView.RejectedColumn);
-        var answer = schema.GetColumnOrNull(MmprDataView.AnswerGtColumn) is { } a ? Text(a.Name) : (DataViewSchema.Column?)null;
-        var image = schema.GetColumnOrNull(MmprDataView.ImageColumn);
+        var prompt = Text(PreferenceColumnNames.Prompt);
+        var chosen = Text(PreferenceColumnNames.Chosen);
+        var rejected = Text(PreferenceColumnNames.Rejected);
+        var answer = schema.GetColumnOrNull(PreferenceColumnNames.AnswerGt) is { } a ? Text(a.Name) : (DataViewSchema.Column?)null;
+        var image = schema.GetColumnOrNull(PreferenceColumnNames.Image);
         if (image is { } im && im.Type is not TextDataViewType && im.Type is not VectorDataViewType { ItemType: TextDataViewType })
             throw new ArgumentOutOfRangeException(nameof(data), $"The image column '{im.Name}' is {im.Type}; SaveMmpr writes paths (text or a vector of text).");
 

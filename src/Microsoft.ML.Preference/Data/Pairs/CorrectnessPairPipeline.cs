@@ -114,7 +114,7 @@ public enum PairContainmentFilter
 /// rejected one are skipped; at most N pairs per question are kept. Responses without a readable answer are kept
 /// apart as format-failure negatives.
 /// </summary>
-public static class CorrectnessPairPipeline
+internal static class CorrectnessPairPipeline
 {
     /// <summary>The <c>rule</c> of a pair whose rejected response is a format failure.</summary>
     internal const string FormatRule = "format";

@@ -44,7 +44,7 @@ public sealed record DropoutNtpOptions
 /// answer; its first half (by words) is continued by the same model WITHOUT the image — no image tokens anywhere in
 /// that prompt — and prefix + continuation is the rejected answer: what the model says when it cannot see.
 /// </summary>
-public static class DropoutNtpPipeline
+internal static class DropoutNtpPipeline
 {
     /// <summary>Runs the pipeline over <paramref name="rows"/> with <paramref name="model"/>.</summary>
     public static PairConstructionStatistics Run(VisionLanguageModel model, IReadOnlyList<PairSource> rows, DropoutNtpOptions options)

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Preference.Data.Pairs;
 /// <param name="Question">The question.</param>
 /// <param name="GroundTruth">The correct answer (correctness pipeline) or null.</param>
 /// <param name="Response">An existing response (DropoutNTP) or null to generate one.</param>
-public sealed record PairSource(long RowIndex, IReadOnlyList<ImageSource> Images, string Question, string? GroundTruth = null, string? Response = null)
+internal sealed record PairSource(long RowIndex, IReadOnlyList<ImageSource> Images, string Question, string? GroundTruth = null, string? Response = null)
 {
     /// <summary>A stable key of the row's content, so reruns recognise rows already done.</summary>
     public string Key => KeyOf(Images.Select(i => i.Describe()));

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// Pickle checkpoints (<c>pytorch_model.bin</c>, <c>*.pt</c>, ...) are never loaded: unpickling runs code
 /// chosen by whoever made the file. Such folders are refused with a message that says how to convert them.
 /// </remarks>
-public sealed class CheckpointFolder : IDisposable
+internal sealed class CheckpointFolder : IDisposable
 {
     /// <summary>The single-file checkpoint name.</summary>
     public const string SingleFileName = "model.safetensors";

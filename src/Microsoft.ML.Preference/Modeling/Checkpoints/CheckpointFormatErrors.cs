@@ -10,7 +10,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// <see cref="Exception.Data"/> under <see cref="FilePathKey"/> and <see cref="TensorNameKey"/> for callers
 /// that want them without parsing the message.
 /// </remarks>
-public static class CheckpointFormatErrors
+internal static class CheckpointFormatErrors
 {
     /// <summary>The <see cref="Exception.Data"/> key of the file path.</summary>
     public const string FilePathKey = "CheckpointFilePath";

@@ -4,7 +4,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// <param name="LoadedKeys">State-dict keys copied from the checkpoint, in state-dict order.</param>
 /// <param name="MissingKeys">State-dict keys the checkpoint lacks (left as they were), sorted.</param>
 /// <param name="UnexpectedKeys">Checkpoint keys the module lacks (ignored), sorted.</param>
-public sealed record CheckpointLoadResult(
+internal sealed record CheckpointLoadResult(
     IReadOnlyList<string> LoadedKeys,
     IReadOnlyList<string> MissingKeys,
     IReadOnlyList<string> UnexpectedKeys);

@@ -5,7 +5,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// walk the tensors in order and start a new shard when adding the next one would take the current shard
 /// past the limit. A tensor larger than the limit therefore ends up alone in its shard; order is kept.
 /// </summary>
-public static class CheckpointShardPlanner
+internal static class CheckpointShardPlanner
 {
     /// <summary>Splits tensors of the given byte sizes into consecutive shards.</summary>
     /// <param name="byteSizes">The byte size of each tensor, in save order.</param>

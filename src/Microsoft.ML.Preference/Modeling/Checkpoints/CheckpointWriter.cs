@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// <c>model-0000i-of-0000N.safetensors</c> shards plus <c>model.safetensors.index.json</c>, split by
 /// <see cref="CheckpointShardPlanner"/> exactly as transformers' <c>save_pretrained</c> splits.
 /// </summary>
-public static partial class CheckpointWriter
+internal static partial class CheckpointWriter
 {
     /// <summary>transformers' default <c>max_shard_size</c>, "5GB" (decimal gigabytes, as it parses them).</summary>
     public const long DefaultMaxShardBytes = 5_000_000_000L;

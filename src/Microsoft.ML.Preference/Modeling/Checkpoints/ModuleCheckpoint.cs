@@ -3,7 +3,7 @@ using TorchSharp;
 namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 
 /// <summary>Loads and saves a TorchSharp module's <c>state_dict</c> as a Hugging Face safetensors checkpoint.</summary>
-public static class ModuleCheckpoint
+internal static class ModuleCheckpoint
 {
     /// <summary>
     /// Copies every entry of <paramref name="module"/>'s state dict from <paramref name="folder"/>, converting

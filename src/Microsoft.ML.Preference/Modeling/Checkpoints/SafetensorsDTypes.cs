@@ -10,7 +10,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// (F8_E4M3, U16, U32, U64, ...) are refused by name rather than guessed at, so a file that uses them fails
 /// with a message instead of loading wrong numbers.
 /// </remarks>
-public static class SafetensorsDTypes
+internal static class SafetensorsDTypes
 {
     private static readonly (string Name, torch.ScalarType Type, int Size)[] Table =
     [

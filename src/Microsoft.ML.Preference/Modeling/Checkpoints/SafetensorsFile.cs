@@ -23,7 +23,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// in this package replace files by rename, which leaves an open map intact).
 /// </para>
 /// </remarks>
-public sealed unsafe class SafetensorsFile : IDisposable
+internal sealed unsafe class SafetensorsFile : IDisposable
 {
     private readonly SafetensorsHeader _header;
     private readonly Dictionary<string, SafetensorsTensorInfo> _byName;

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// <param name="Shape">The dimensions; empty for a scalar.</param>
 /// <param name="DataBegin">First byte of the tensor, relative to the start of the data section.</param>
 /// <param name="DataEnd">One past the last byte, relative to the start of the data section.</param>
-public sealed record SafetensorsTensorInfo(
+internal sealed record SafetensorsTensorInfo(
     string Name,
     string DType,
     torch.ScalarType ScalarType,

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Checkpoints;
 /// little-endian header length, a compact JSON header padded with spaces to a multiple of 8 bytes, then the
 /// tensors' raw little-endian bytes, contiguous and in the order given.
 /// </summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     /// <summary>The metadata written when the caller gives none; transformers refuses files without <c>format</c>.</summary>
     public static IReadOnlyDictionary<string, string> DefaultMetadata { get; } =

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Preference.Modeling.Configuration;
 
 /// <summary>How a family packs the attention input projections.</summary>
-public enum QkvPacking
+internal enum QkvPacking
 {
     /// <summary>Three Linear layers (<c>q_proj</c>, <c>k_proj</c>, <c>v_proj</c>).</summary>
     Separate,
@@ -21,7 +21,7 @@ public enum QkvPacking
 /// <summary>Where a bias flag comes from: a llm_config key (with its class default) or a constant of the family.</summary>
 /// <param name="Key">The llm_config key, or null when the family fixes the value.</param>
 /// <param name="Default">The value when the key is absent (the Hugging Face config class default), or the constant.</param>
-public sealed record BiasRule(string? Key, bool Default)
+internal sealed record BiasRule(string? Key, bool Default)
 {
     /// <summary>A value the family fixes in code.</summary>
     public static BiasRule Always(bool value) => new(null, value);
@@ -35,7 +35,7 @@ public sealed record BiasRule(string? Key, bool Default)
 /// implementation (<see cref="Language.DecoderForCausalLM"/>) reads it; adding a family is adding a row to
 /// <see cref="DecoderFamilies"/>.
 /// </summary>
-public sealed record DecoderFamily
+internal sealed record DecoderFamily
 {
     /// <summary>The enum value of the family.</summary>
     public required LanguageArchitecture Architecture { get; init; }
@@ -99,7 +99,7 @@ public sealed record DecoderFamily
 }
 
 /// <summary>The decoder families of the published InternVL2, 2.5, 3 and dense 3.5 checkpoints.</summary>
-public static class DecoderFamilies
+internal static class DecoderFamilies
 {
     private static readonly string[] LlamaStyleTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 

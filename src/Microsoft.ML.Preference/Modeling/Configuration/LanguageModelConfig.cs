@@ -25,7 +25,7 @@ public sealed record LanguageModelConfig
         DecoderFamilies.All.ToDictionary(f => f.ArchitectureName, f => f.Architecture);
 
     /// <summary>The family's names and layout.</summary>
-    public DecoderFamily Family => DecoderFamilies.Of(Architecture);
+    internal DecoderFamily Family => DecoderFamilies.Of(Architecture);
 
     /// <summary>Which decoder.</summary>
     public required LanguageArchitecture Architecture { get; init; }

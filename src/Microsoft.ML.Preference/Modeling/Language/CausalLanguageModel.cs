@@ -9,7 +9,7 @@ namespace Microsoft.ML.Preference.Modeling.Language;
 /// A decoder-only language model as InternVL drives it: token embeddings in, so that image features can be
 /// spliced in between, and float32 logits out.
 /// </summary>
-public abstract class CausalLanguageModel : nn.Module
+internal abstract class CausalLanguageModel : nn.Module
 {
     /// <summary>The configuration it was built from.</summary>
     public LanguageModelConfig Config { get; }
@@ -109,7 +109,7 @@ public abstract class CausalLanguageModel : nn.Module
 }
 
 /// <summary>A pre-norm decoder layer: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
-public abstract class DecoderLayer : nn.Module
+internal abstract class DecoderLayer : nn.Module
 {
     /// <summary>Names the layer.</summary>
     protected DecoderLayer(string name) : base(name) { }

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Language;
 /// Linear grouped per KV head (InternLM2, see <see cref="QkvPacking.GroupedPerKvHead"/>); optionally a per-head
 /// RMSNorm on queries and keys before RoPE (Qwen3).
 /// </summary>
-public sealed class DecoderAttention : nn.Module
+internal sealed class DecoderAttention : nn.Module
 {
     private readonly QkvPacking _packing;
     private readonly RenamedChild<Linear>? _q, _k, _v, _packed;

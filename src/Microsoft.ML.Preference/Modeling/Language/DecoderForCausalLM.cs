@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Language;
 /// registered under the Hugging Face name its <see cref="DecoderFamily"/> gives, so that parameter names are the
 /// checkpoint's keys (TorchSharp names a module's children by what register_module is told, not by field names).
 /// </summary>
-public sealed class DecoderForCausalLM : CausalLanguageModel
+internal sealed class DecoderForCausalLM : CausalLanguageModel
 {
     private readonly DecoderBody model;
     private readonly RenamedChild<Linear>? head;
@@ -53,7 +53,7 @@ public sealed class DecoderForCausalLM : CausalLanguageModel
 }
 
 /// <summary>The body: embedding, <c>layers.N</c>, <c>norm</c>.</summary>
-public sealed class DecoderBody : nn.Module
+internal sealed class DecoderBody : nn.Module
 {
     private readonly RenamedChild<Embedding> _embedding;
     private readonly ModuleList<DecoderBlock> layers;
@@ -79,7 +79,7 @@ public sealed class DecoderBody : nn.Module
 }
 
 /// <summary>A pre-norm layer: x + attention(norm(x)), then x + mlp(norm(x)), under the family's names.</summary>
-public sealed class DecoderBlock : DecoderLayer
+internal sealed class DecoderBlock : DecoderLayer
 {
     private readonly RenamedChild<RmsNorm> _attentionNorm;
     private readonly RenamedChild<RmsNorm> _mlpNorm;

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Language;
 /// fused Linear whose first half is the gate (Phi-3's <c>gate_up_proj</c>: transformers models/phi3/modeling_phi3.py
 /// <c>gate, up_states = up_states.chunk(2, dim=-1)</c>).
 /// </summary>
-public sealed class GatedMlp : nn.Module<Tensor, Tensor>
+internal sealed class GatedMlp : nn.Module<Tensor, Tensor>
 {
     private readonly RenamedChild<Linear> _gate;
     private readonly RenamedChild<Linear>? _up;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Preference.Modeling.Layers;
 
 /// <summary>Additive attention masks in the form Hugging Face's eager attention uses.</summary>
-public static class AttentionMasks
+internal static class AttentionMasks
 {
     /// <summary>
     /// A [B, 1, Tq, Tk] additive mask: the dtype's most negative value above the causal diagonal and on keys

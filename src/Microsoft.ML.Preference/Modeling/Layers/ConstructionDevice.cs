@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 /// (TorchSharp 0.107 has no default-device setting). Null = libtorch's default (CPU). The meta device builds a
 /// real-size model's module tree, names and shapes without memory; <see cref="Use"/> scopes it to one thread.
 /// </summary>
-public static class ConstructionDevice
+internal static class ConstructionDevice
 {
     [ThreadStatic]
     private static Device? _current;

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 /// again in backward to get them — memory for compute, as torch.utils.checkpoint's reentrant variant does.
 /// The CPU random state is saved and restored so that stochastic depth draws the same masks both times.
 /// </summary>
-public static class GradientCheckpoint
+internal static class GradientCheckpoint
 {
     private static long _recomputations;
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Preference.Modeling.Layers;
 
 /// <summary>The attention core shared by the decoders: grouped-query attention over an additive mask.</summary>
-public static class GroupedQueryAttention
+internal static class GroupedQueryAttention
 {
     /// <summary>
     /// softmax(q·kᵀ/√d + mask)·v with query head h reading KV head h / (heads / kvHeads), as Hugging Face's

@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 /// generation so that a decode step writes one slice per layer instead of re-concatenating the past.
 /// Owns its buffers: dispose it when generation ends.
 /// </summary>
-public sealed class KvCache : IDisposable
+internal sealed class KvCache : IDisposable
 {
     private readonly LayerKvCache[] _layers;
 
@@ -63,7 +63,7 @@ public sealed class KvCache : IDisposable
 }
 
 /// <summary>One layer's keys and values [B, KV, capacity, d].</summary>
-public sealed class LayerKvCache : IDisposable
+internal sealed class LayerKvCache : IDisposable
 {
     private readonly KvCache _owner;
     private readonly Tensor _keys;

@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 /// RMSNorm as Qwen2, InternLM2 and InternViT compute it: in float32 whatever the input dtype,
 /// <c>weight · (x · rsqrt(mean(x²) + eps))</c>, cast back before the weight is applied. Parameter: <c>weight</c>.
 /// </summary>
-public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     // Held by the module for every forward: see HeldScalars.

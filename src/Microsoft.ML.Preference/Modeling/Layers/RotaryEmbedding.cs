@@ -16,7 +16,7 @@ namespace Microsoft.ML.Preference.Modeling.Layers;
 /// longest sequence seen, so one sample's logits depend on what ran before it. Here the base depends only on
 /// the current forward's key length — the behaviour of a freshly loaded Hugging Face model.
 /// </remarks>
-public sealed class RotaryEmbedding
+internal sealed class RotaryEmbedding
 {
     private readonly int _headDim;
     private readonly double _theta;

@@ -26,7 +26,7 @@ namespace Microsoft.ML.Preference.Modeling.Lora;
 /// An adapter is not thread-safe against concurrent <see cref="Merge"/>/<see cref="Unmerge"/> and forward passes.
 /// </para>
 /// </remarks>
-public sealed class LoraAdapter : nn.Module
+internal sealed class LoraAdapter : nn.Module
 {
     // Which base layers carry an adapter, so that a layer is never adapted twice by accident.
     private static readonly ConditionalWeakTable<Linear, LoraAdapter> Owners = new();

@@ -28,7 +28,7 @@ namespace Microsoft.ML.Preference.Modeling.Lora;
 /// patterns, layer selection, initialisations that rewrite the base weights, pickled adapter_model.bin) with an
 /// <see cref="InvalidDataException"/> that names the file and the key.
 /// </summary>
-public static class LoraCheckpoint
+internal static class LoraCheckpoint
 {
     /// <summary>PEFT's config file name.</summary>
     public const string ConfigFileName = "adapter_config.json";

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Preference.Modeling.Lora;
 /// PEFT's <c>LoraLayer.update_layer</c>, so that the update of the target's output is scale · B(A(x)) and the
 /// update of its weight is scale · B @ A. Owned by a <see cref="LoraAdapter"/>, never by the base model.
 /// </summary>
-public sealed class LoraLayer : nn.Module
+internal sealed class LoraLayer : nn.Module
 {
     private readonly Linear lora_A;
     private readonly Linear lora_B;

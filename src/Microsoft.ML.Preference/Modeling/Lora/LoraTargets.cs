@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Lora;
 /// layer whose full name equals it or ends with "." + entry; a string is a regular expression the full name must
 /// match completely (<c>re.fullmatch</c>).
 /// </summary>
-public static class LoraTargets
+internal static class LoraTargets
 {
     /// <summary>Qwen2's attention and MLP projections (InternVL's <c>wrap_llm_lora</c> list, without the parent names).</summary>
     public static IReadOnlyList<string> Qwen2LanguageModel => DecoderFamilies.Qwen2.LoraTargets;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Preference.Modeling.Vision;
 /// InternViT self-attention: one fused <c>qkv</c> projection laid out [3][heads][head_dim], optional RMS
 /// normalisation of queries and keys over all heads (<c>q_norm</c>, <c>k_norm</c>; InternViT-6B), <c>proj</c>.
 /// </summary>
-public sealed class InternAttention : nn.Module<Tensor, Tensor>
+internal sealed class InternAttention : nn.Module<Tensor, Tensor>
 {
     private readonly Linear qkv;
     private readonly Linear proj;

@@ -7,7 +7,7 @@ using Microsoft.ML.Preference.Modeling.Configuration;
 namespace Microsoft.ML.Preference.Modeling.Vision;
 
 /// <summary>InternViT's MLP: <c>fc1</c>, exact-erf GELU, <c>fc2</c>.</summary>
-public sealed class InternMlp : nn.Module<Tensor, Tensor>
+internal sealed class InternMlp : nn.Module<Tensor, Tensor>
 {
     private readonly Linear fc1;
     private readonly Linear fc2;

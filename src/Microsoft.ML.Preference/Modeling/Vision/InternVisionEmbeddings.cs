@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Modeling.Vision;
 /// patch part is resampled bicubically when the tile's grid differs from the checkpoint's.
 /// Parameters: <c>class_embedding</c>, <c>patch_embedding.{weight,bias}</c>, <c>position_embedding</c>.
 /// </summary>
-public sealed class InternVisionEmbeddings : nn.Module<Tensor, Tensor>
+internal sealed class InternVisionEmbeddings : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter class_embedding;
     private readonly Conv2d patch_embedding;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Preference.Modeling.Vision;
 /// One InternViT layer: x + drop_path(attn(norm1(x))·ls1), then x + drop_path(mlp(norm2(x))·ls2).
 /// Parameters: <c>norm1</c>, <c>attn</c>, <c>ls1</c>, <c>norm2</c>, <c>mlp</c>, <c>ls2</c>.
 /// </summary>
-public sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
+internal sealed class InternVisionEncoderLayer : nn.Module<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> norm1;
     private readonly InternAttention attn;

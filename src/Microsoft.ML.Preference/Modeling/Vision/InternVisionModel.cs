@@ -7,7 +7,7 @@ using Microsoft.ML.Preference.Modeling.Layers;
 namespace Microsoft.ML.Preference.Modeling.Vision;
 
 /// <summary>InternViT: <c>embeddings</c> then <c>encoder.layers.N</c>; no final norm (InternVL reads the last layer).</summary>
-public sealed class InternVisionModel : nn.Module<Tensor, Tensor>
+internal sealed class InternVisionModel : nn.Module<Tensor, Tensor>
 {
     private readonly InternVisionEmbeddings embeddings;
     private readonly InternVisionEncoder encoder;
@@ -49,7 +49,7 @@ public sealed class InternVisionModel : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>InternViT's stack of layers (<c>layers.N</c>).</summary>
-public sealed class InternVisionEncoder : nn.Module<Tensor, Tensor>
+internal sealed class InternVisionEncoder : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<InternVisionEncoderLayer> layers;
 

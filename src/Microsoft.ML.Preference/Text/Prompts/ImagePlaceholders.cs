@@ -7,7 +7,7 @@ namespace Microsoft.ML.Preference.Text.Prompts;
 /// InternVL's <c>&lt;image&gt;</c> placeholders: where the user text puts an image, and the token span it becomes,
 /// <c>&lt;img&gt;</c> + <c>&lt;IMG_CONTEXT&gt;</c> × (num_image_token · tiles) + <c>&lt;/img&gt;</c>.
 /// </summary>
-public static class ImagePlaceholders
+internal static class ImagePlaceholders
 {
     /// <summary>The placeholder InternVL's data and <c>chat()</c> use.</summary>
     public const string Placeholder = "<image>";

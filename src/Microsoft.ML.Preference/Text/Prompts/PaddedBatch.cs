@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Preference.Text.Prompts;
 
 /// <summary>Which end of a row padding goes to.</summary>
-public enum PaddingSide
+internal enum PaddingSide
 {
     /// <summary>After the tokens (training, as InternVL and TRL pad).</summary>
     Right,
@@ -17,7 +17,7 @@ public enum PaddingSide
 /// and attention mask (0 on pads). A preference batch holds the chosen rows first and the rejected rows after them,
 /// as TRL's <c>concatenated_inputs</c> stacks them: rows 0..B-1 chosen, B..2B-1 rejected of pairs 0..B-1.
 /// </summary>
-public sealed class PaddedBatch
+internal sealed class PaddedBatch
 {
     private PaddedBatch(int rows, int length, long[] inputIds, long[] labels, long[] attentionMask)
     {

@@ -4,4 +4,4 @@ namespace Microsoft.ML.Preference.Text.Prompts;
 /// <param name="Chosen">Prompt + chosen response.</param>
 /// <param name="Rejected">Prompt + rejected response; its first <see cref="PromptLength"/> ids equal the chosen row's.</param>
 /// <param name="PromptLength">The number of shared prompt ids (BOS included).</param>
-public sealed record PreferencePair(TokenizedSequence Chosen, TokenizedSequence Rejected, int PromptLength);
+internal sealed record PreferencePair(TokenizedSequence Chosen, TokenizedSequence Rejected, int PromptLength);

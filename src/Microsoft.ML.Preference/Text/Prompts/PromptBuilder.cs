@@ -27,7 +27,7 @@ namespace Microsoft.ML.Preference.Text.Prompts;
 /// default), which may cut image tokens; InternVL's MPO scripts set max_seq_length and never cut images.
 /// A pair whose responses become identical after the cut is refused by the trainer (a bad row).</para>
 /// </remarks>
-public sealed class PromptBuilder
+internal sealed class PromptBuilder
 {
     /// <summary>The label of ids the loss ignores (PyTorch's <c>ignore_index</c>, InternVL's <c>IGNORE_TOKEN_ID</c>).</summary>
     public const int IgnoreIndex = -100;

@@ -5,7 +5,7 @@ namespace Microsoft.ML.Preference.Text.Prompts;
 /// to put first (or none), the padding id and InternVL's image marker ids. Built from a <see cref="ModelTokenizer"/>,
 /// or from any function, which lets tests run the builder on a fixture's synthetic vocabulary.
 /// </summary>
-public sealed class PromptEncoder
+internal sealed class PromptEncoder
 {
     private readonly Func<string, IReadOnlyList<int>> _encode;
 

@@ -4,7 +4,7 @@ namespace Microsoft.ML.Preference.Text.Prompts;
 /// One tokenized row, unpadded: a training row (prompt + response, labels on the response) or an inference prompt
 /// (ending with the generation prompt, no labels).
 /// </summary>
-public sealed class TokenizedSequence
+internal sealed class TokenizedSequence
 {
     private readonly int[] _inputIds;
     private readonly int[] _labels;

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Trainers.Losses;
 /// plain average of the n step means. The arithmetic follows TRL's dtypes: the batch mean is cast to float32, the
 /// increment is computed in float32 and added to a double mean. Not thread-safe: one instance per trainer.
 /// </remarks>
-public sealed class BcoRunningMoments
+internal sealed class BcoRunningMoments
 {
     /// <summary>Starts from <paramref name="state"/>, or TRL's initial state when null.</summary>
     /// <param name="mode">TRL's running mean (default) or the exponential moving average.</param>

@@ -12,7 +12,7 @@ namespace Microsoft.ML.Preference.Trainers.Losses;
 /// <param name="Loss">nll − mean(β·logσ(log-odds)), the scalar to call backward on.</param>
 /// <param name="ChosenRewards">β·(mean chosen token log-prob) [B], detached, as ORPOTrainer logs them.</param>
 /// <param name="RejectedRewards">β·(mean rejected token log-prob) [B], detached.</param>
-public sealed record OrpoLossOutput(
+internal sealed record OrpoLossOutput(
     Tensor LogOdds, Tensor LogSigmoidLogOdds, Tensor Losses, Tensor MeanLosses, Tensor Loss, Tensor ChosenRewards, Tensor RejectedRewards);
 
 /// <summary>
@@ -20,7 +20,7 @@ public sealed record OrpoLossOutput(
 /// Not a <see cref="PreferenceLossType"/>, because its inputs differ from dpo_loss's: per-token average
 /// completion log-probs and no reference model.
 /// </summary>
-public static class OrpoLoss
+internal static class OrpoLoss
 {
     /// <summary>
     /// loss = nll − mean(β·logσ(lo)), lo = (ac − ar) − (log1mexp(ac) − log1mexp(ar)).

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Preference.Trainers.Losses;
 /// reference log-probs are detached. The instance is stateful only through <see cref="RunningMoments"/> (the
 /// bco_pair shift), which a trainer saves and restores with its checkpoints. Not thread-safe.
 /// </remarks>
-public sealed class PreferenceLoss
+internal sealed class PreferenceLoss
 {
     /// <summary>Validates <paramref name="options"/> (MPO's when null) and starts the BCO shift fresh or from <paramref name="runningMoments"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range, or the running moments use another <see cref="BcoShiftMode"/>.</exception>

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Preference.Trainers.Losses;
 /// <param name="RefRejectedLogps">Reference Σ log p(rejected completion) [B]; detached inside.</param>
 /// <param name="ChosenTokenCounts">Completion tokens of each chosen answer [B] (any numeric dtype, > 0).</param>
 /// <param name="RejectedTokenCounts">Completion tokens of each rejected answer [B] (any numeric dtype, > 0).</param>
-public sealed record PreferenceLossInputs(
+internal sealed record PreferenceLossInputs(
     Tensor PolicyChosenLogps,
     Tensor PolicyRejectedLogps,
     Tensor RefChosenLogps,

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Preference.Trainers.Losses;
 /// <param name="Term">The term (type and weight).</param>
 /// <param name="Losses">Its unweighted per-example losses l_k [B], part of the autograd graph.</param>
 /// <param name="Mean">mean(l_k), a scalar: what TRL's per-type metrics would show.</param>
-public sealed record PreferenceLossTermOutput(PreferenceLossTerm Term, Tensor Losses, Tensor Mean);
+internal sealed record PreferenceLossTermOutput(PreferenceLossTerm Term, Tensor Losses, Tensor Mean);
 
 /// <summary>
 /// The result of <see cref="PreferenceLoss.Compute"/>. Tensors are created in the caller's dispose scope; the
@@ -20,7 +20,7 @@ public sealed record PreferenceLossTermOutput(PreferenceLossTerm Term, Tensor Lo
 /// <param name="WeightedChosenRewards">(Σ_k w_k)·β·Δc [B]: what TRL 0.27.2 logs as rewards/chosen for a combination.</param>
 /// <param name="WeightedRejectedRewards">(Σ_k w_k)·β·Δr [B]: what TRL logs as rewards/rejected.</param>
 /// <param name="BcoDelta">The shift δ the <c>bco_pair</c> term used this step (after the update); null without that term.</param>
-public sealed record PreferenceLossOutput(
+internal sealed record PreferenceLossOutput(
     Tensor Losses,
     Tensor Loss,
     IReadOnlyList<PreferenceLossTermOutput> Terms,

@@ -4,7 +4,7 @@ namespace Microsoft.ML.Preference.Trainers.Losses;
 /// Converts between <see cref="PreferenceLossType"/> and TRL's <c>loss_type</c> strings ("sigmoid", "bco_pair", ...),
 /// so that configurations written for TRL's DPOTrainer read the same here.
 /// </summary>
-public static class PreferenceLossTypeNames
+internal static class PreferenceLossTypeNames
 {
     // One table, both directions: the enum order is TRL's documentation order.
     private static readonly (PreferenceLossType Type, string Name)[] Table =

@@ -15,7 +15,7 @@ public enum LearningRateScheduleKind
 /// The learning rate of optimiser step <c>s</c> (0-based): linear warm-up from 0 over the warm-up steps, then
 /// the chosen decay to 0 at the last step — Hugging Face's formulas, so the curve of a run matches TRL's.
 /// </summary>
-public sealed record LearningRateSchedule(double PeakRate, int WarmupSteps, int TotalSteps, LearningRateScheduleKind Kind)
+internal sealed record LearningRateSchedule(double PeakRate, int WarmupSteps, int TotalSteps, LearningRateScheduleKind Kind)
 {
     /// <summary>The rate for step <paramref name="step"/>.</summary>
     public double RateAt(int step)

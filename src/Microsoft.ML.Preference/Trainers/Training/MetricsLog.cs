@@ -7,7 +7,7 @@ namespace Microsoft.ML.Preference.Trainers.Training;
 /// Writes each step's <see cref="TrainingMetrics"/> as a JSON line (flushed per line, so a crash or kill loses
 /// nothing written), and reads such a file back. The run's records in memory are the training loop's history.
 /// </summary>
-public sealed class MetricsLog : IDisposable
+internal sealed class MetricsLog : IDisposable
 {
     private readonly StreamWriter? _writer;
 

@@ -7,7 +7,7 @@ using OxyPlot.SkiaSharp;
 namespace Microsoft.ML.Preference.Trainers.Training;
 
 /// <summary>Draws training curves to a PNG with OxyPlot (SkiaSharp renderer, coexisting with ImageAnalytics).</summary>
-public static class MetricsPlot
+internal static class MetricsPlot
 {
     /// <summary>
     /// One panel per metric name in <paramref name="panels"/> (missing ones skipped), step on the x axis,

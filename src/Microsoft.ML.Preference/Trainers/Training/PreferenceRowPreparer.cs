@@ -54,7 +54,7 @@ internal sealed class PreferenceRowPreparer
             throw new BadRowException(row, BadRowReason.ChosenEqualsRejected, "chosen and rejected are the same text");
     }
 
-    private PreparedRow Tokenise(PreferenceExample example, IReadOnlyList<Vision.RgbImage> images)
+    private PreparedRow Tokenise(PreferenceExample example, IReadOnlyList<Images.RgbImage> images)
     {
         var tiles = images.Select(i => _vlm.Images.Plan(i.SourceWidth, i.SourceHeight, images.Count, example.MaxDynamicPatch).NumTiles).ToArray();
         // Workers prepare rows in parallel; the tokenizer's caches and the step-end table are not made for that, and

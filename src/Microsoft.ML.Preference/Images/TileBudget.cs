@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// How many tiles one image of a row may use. InternVL's multi-image path
@@ -6,7 +6,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// with <c>max_num = max(1, max_dynamic_patch // num_image)</c> and the unchanged <c>min_num = min_dynamic_patch</c>,
 /// so a row's tile count stays near the single-image budget however many images it holds.
 /// </summary>
-public static class TileBudget
+internal static class TileBudget
 {
     /// <summary><c>max(1, maxTiles // imageCount)</c>: the <c>max_num</c> each image of a row gets.</summary>
     /// <param name="maxTiles">The model's <c>max_dynamic_patch</c>.</param>

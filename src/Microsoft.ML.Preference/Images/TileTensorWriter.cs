@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Writes one tile of an <see cref="RgbImage"/> into one [3, S, S] slice of a CPU float32 tensor: channel planes

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Pillow's <c>Image.resize(size, Image.BICUBIC)</c> for RGB images, byte for byte (the default filter that InternVL's
@@ -11,7 +11,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// Weights are 22-bit fixed point and each sum starts at half a unit, so the results are exact integers that
 /// any faithful port reproduces.
 /// </remarks>
-public static class PilBicubic
+internal static class PilBicubic
 {
     /// <summary>Multiply-adds below which a pass stays on one thread (there, scheduling costs more than it saves).</summary>
     private const long ParallelWorkThreshold = 1 << 18;

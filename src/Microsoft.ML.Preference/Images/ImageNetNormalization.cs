@@ -1,10 +1,10 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// torchvision's <c>ToTensor()</c> then <c>Normalize(IMAGENET_MEAN, IMAGENET_STD)</c>, InternVL's default
 /// <c>normalize_type='imagenet'</c>: value = (byte / 255 − mean[c]) / std[c], channels in RGB order.
 /// </summary>
-public static class ImageNetNormalization
+internal static class ImageNetNormalization
 {
     /// <summary>ImageNet channel means (R, G, B).</summary>
     public static IReadOnlyList<float> Mean { get; } = [0.485f, 0.456f, 0.406f];

@@ -2,11 +2,11 @@ using System.Runtime.InteropServices;
 using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Runtime;
 using Microsoft.ML.Preference.Tests.Text;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 using SkiaSharp;
 using TorchSharp;
 
-namespace Microsoft.ML.Preference.Tests.Vision;
+namespace Microsoft.ML.Preference.Tests.Images;
 
 public class InternVLImageProcessorTests
 {

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// The filter taps of one axis of Pillow's resize (libImaging/Resample.c: <c>precompute_coeffs</c> with the

@@ -1,6 +1,6 @@
 using Microsoft.ML.Preference.Modeling.Configuration;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// How images become tiles: InternVL's <c>force_image_size</c>, <c>min_dynamic_patch</c>, <c>max_dynamic_patch</c>,

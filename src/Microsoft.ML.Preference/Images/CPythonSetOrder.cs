@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// The order in which 64-bit CPython (3.8 and later) iterates a <c>set</c> of (int, int) tuples built by adding them

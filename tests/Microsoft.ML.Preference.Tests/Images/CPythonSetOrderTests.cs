@@ -1,6 +1,6 @@
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 
-namespace Microsoft.ML.Preference.Tests.Vision;
+namespace Microsoft.ML.Preference.Tests.Images;
 
 public class CPythonSetOrderTests
 {

@@ -1,9 +1,9 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Preference.Tests.Text;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 using SkiaSharp;
 
-namespace Microsoft.ML.Preference.Tests.Vision;
+namespace Microsoft.ML.Preference.Tests.Images;
 
 public class ImageDecoderTests
 {

@@ -7,10 +7,10 @@ using System.Text.RegularExpressions;
 using Microsoft.ML.Preference.Data;
 using Microsoft.ML.Preference.Modeling;
 using Microsoft.ML.Preference.Tests.Text;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 using SkiaSharp;
 
-namespace Microsoft.ML.Preference.Tests.Vision;
+namespace Microsoft.ML.Preference.Tests.Images;
 
 /// <summary>
 /// Image decoding is bounded: the size is read from the header first, a file above the pixel limit is refused with

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// An image could not be loaded: the file is missing or unreadable, is not an image, or is corrupt or truncated.

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// InternVL's dynamic high-resolution tiling (<c>find_closest_aspect_ratio</c> and <c>dynamic_preprocess</c> of
@@ -12,7 +12,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// half that candidate's pixel count (width·height &gt; 0.5·S²·cols·rows). Grids of equal product come in CPython's
 /// set iteration order (see <see cref="CPythonSetOrder"/>), which can matter when <c>minTiles</c> &gt; 1.
 /// </remarks>
-public static class DynamicTiling
+internal static class DynamicTiling
 {
     /// <summary>The largest <c>maxTiles</c> accepted: far above any InternVL setting (6 to 40), and it bounds the work.</summary>
     public const int MaxSupportedTiles = 1024;

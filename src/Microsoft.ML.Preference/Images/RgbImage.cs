@@ -1,12 +1,12 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// An 8-bit RGB image in one byte buffer: rows top to bottom, R, G, B per pixel, no padding. This is what PIL's
 /// <c>Image.open(p).convert('RGB')</c> holds, and the only layout the resizer and the tiler work on.
 /// </summary>
-public sealed class RgbImage
+internal sealed class RgbImage
 {
     private readonly byte[] rgb;
 

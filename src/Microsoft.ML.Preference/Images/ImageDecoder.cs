@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Decodes image files (PNG, JPEG, GIF, BMP, WebP … whatever SkiaSharp reads) to <see cref="RgbImage"/> the way
@@ -13,7 +13,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// Unlike InternVL's training scripts, which set PIL's <c>LOAD_TRUNCATED_IMAGES</c> and silently retry another
 /// row, a truncated or corrupt file is an error here: a preference pair must not quietly train on half an image.
 /// </remarks>
-public static class ImageDecoder
+internal static class ImageDecoder
 {
     /// <summary>Reads and decodes the image file at <paramref name="path"/>.</summary>
     /// <param name="path">The image file.</param>

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 
-namespace Microsoft.ML.Preference.Tests.Vision;
+namespace Microsoft.ML.Preference.Tests.Images;
 
 public class DynamicTilingTests
 {

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// The tiles of one data row: <see cref="PixelValues"/> [tiles, 3, S, S] float32 (images in order, each image's
@@ -8,7 +8,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// <c>&lt;img&gt;</c> + <c>&lt;IMG_CONTEXT&gt;</c>×(num_image_token·tiles[i]) + <c>&lt;/img&gt;</c>.
 /// Disposing it disposes the tensor.
 /// </summary>
-public sealed class ImageTiles : IDisposable
+internal sealed class ImageTiles : IDisposable
 {
     internal ImageTiles(torch.Tensor pixelValues, IReadOnlyList<TilingPlan> plans)
     {

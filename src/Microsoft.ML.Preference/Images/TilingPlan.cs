@@ -1,11 +1,11 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// What InternVL's <c>dynamic_preprocess</c> does to one image: resize it to
 /// (<see cref="ResizedWidth"/>, <see cref="ResizedHeight"/>), cut <see cref="Boxes"/> out of that in order, and,
 /// when <see cref="HasThumbnail"/>, append the original image resized to <see cref="TileSize"/>².
 /// </summary>
-public sealed record TilingPlan
+internal sealed record TilingPlan
 {
     /// <summary>Width of the original image.</summary>
     public required int SourceWidth { get; init; }

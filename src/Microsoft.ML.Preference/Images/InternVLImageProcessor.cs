@@ -3,7 +3,7 @@ using Microsoft.ML.Preference.Modeling.Configuration;
 using Microsoft.ML.Preference.Runtime;
 using TorchSharp;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Images to InternVL's <c>pixel_values</c>: decode (<see cref="ImageDecoder"/>), plan the tiles
@@ -12,7 +12,7 @@ namespace Microsoft.ML.Preference.Vision;
 /// (<see cref="ImageNetNormalization"/>) into a float32 tensor [tiles, 3, S, S]. This is InternVL's evaluation
 /// transform (<c>build_transform(is_train=False)</c>); the training-time JPEG-quality augmentation is not applied.
 /// </summary>
-public sealed class InternVLImageProcessor
+internal sealed class InternVLImageProcessor
 {
     /// <summary>The side of the blank image InternVL tiles for text-only rows.</summary>
     public const int TextOnlyImageSize = 224;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>
 /// Reads a non-interlaced PNG one row at a time as 8-bit RGB (alpha dropped, grey and palette expanded, 16-bit

@@ -1,9 +1,9 @@
-namespace Microsoft.ML.Preference.Vision;
+namespace Microsoft.ML.Preference.Images;
 
 /// <summary>A grid of tiles: <paramref name="Cols"/> across, <paramref name="Rows"/> down (InternVL's <c>target_aspect_ratio</c>).</summary>
 /// <param name="Cols">Tiles across.</param>
 /// <param name="Rows">Tiles down.</param>
-public readonly record struct TileGrid(int Cols, int Rows)
+internal readonly record struct TileGrid(int Cols, int Rows)
 {
     /// <summary>Cols · rows: the tiles the grid cuts (InternVL's <c>blocks</c>).</summary>
     public int Blocks => Cols * Rows;

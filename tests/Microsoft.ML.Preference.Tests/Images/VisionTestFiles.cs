@@ -1,8 +1,8 @@
 using System.Text.Json;
-using Microsoft.ML.Preference.Vision;
+using Microsoft.ML.Preference.Images;
 using SkiaSharp;
 
-namespace Microsoft.ML.Preference.Tests.Vision;
+namespace Microsoft.ML.Preference.Tests.Images;
 
 /// <summary>The vision fixtures (TestData/tiling, TestData/vision) and small image makers.</summary>
 internal static class VisionTestFiles
