@@ -21,10 +21,23 @@ internal static class Utf8Lines
     public static IEnumerable<(long LineNumber, string Line)> Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
-        var buffer = new byte[1 << 16];
-        var line = new MemoryStream();
         long number = 0;
         bool first = true;
+        foreach (var (bytes, _) in RawLines(stream))
+        {
+            number++;
+            yield return (number, Decode(bytes, path, number, ref first));
+        }
+    }
+
+    /// <summary>
+    /// The lines of <paramref name="stream"/> as bytes split at '\n' (not decoded), each with whether its newline was
+    /// written: a last line without one may be torn by a killed writer.
+    /// </summary>
+    public static IEnumerable<(byte[] Bytes, bool Complete)> RawLines(Stream stream)
+    {
+        var buffer = new byte[1 << 16];
+        var line = new MemoryStream();
         int read;
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
@@ -34,14 +47,14 @@ internal static class Utf8Lines
                 if (buffer[i] != (byte)'\n')
                     continue;
                 line.Write(buffer, start, i - start);
-                start = i + 1;
-                yield return (++number, Decode(line, path, number, ref first));
+                yield return (line.ToArray(), true);
                 line.SetLength(0);
+                start = i + 1;
             }
             line.Write(buffer, start, read - start);
         }
         if (line.Length > 0)
-            yield return (++number, Decode(line, path, number, ref first));
+            yield return (line.ToArray(), false);
     }
 
     /// <summary>A whole file as text (e.g. a JSON document), strictly decoded; the error names the line.</summary>
@@ -53,9 +66,8 @@ internal static class Utf8Lines
         return text.ToString();
     }
 
-    private static string Decode(MemoryStream line, string path, long number, ref bool first)
+    private static string Decode(ReadOnlySpan<byte> bytes, string path, long number, ref bool first)
     {
-        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
         if (first)
         {
             first = false;

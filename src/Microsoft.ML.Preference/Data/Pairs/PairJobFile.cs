@@ -50,7 +50,7 @@ internal sealed class PairJobFile
         long offset = 0;
         int lineNumber = 0;
         (int Line, string Problem)? broken = null;
-        foreach (var (bytes, complete) in Lines(stream))
+        foreach (var (bytes, complete) in Utf8Lines.RawLines(stream))
         {
             lineNumber++;
             offset += bytes.Length + (complete ? 1 : 0);
@@ -92,30 +92,6 @@ internal sealed class PairJobFile
             }
         }
         return file;
-    }
-
-    /// <summary>The file's lines as UTF-8 bytes, each with whether its newline was written.</summary>
-    private static IEnumerable<(byte[] Bytes, bool Complete)> Lines(Stream stream)
-    {
-        var buffer = new byte[1 << 16];
-        var line = new MemoryStream();
-        int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            int start = 0;
-            for (int i = 0; i < read; i++)
-            {
-                if (buffer[i] != (byte)'\n')
-                    continue;
-                line.Write(buffer, start, i - start);
-                yield return (line.ToArray(), true);
-                line.SetLength(0);
-                start = i + 1;
-            }
-            line.Write(buffer, start, read - start);
-        }
-        if (line.Length > 0)
-            yield return (line.ToArray(), false);
     }
 
     /// <summary>A line of the file as written: compact JSON, non-ASCII text kept as it is, one newline.</summary>
