@@ -43,8 +43,10 @@ internal static class GradientCheckpoint
             var context = vars.Skip(2).Cast<Tensor>().ToArray();
             ctx.save_for_backward([input, .. context]);
             ctx.save_data("layer", layer);
-            // Owned by the context until backward, not by whatever dispose scope the forward runs in.
-            ctx.save_data("rng", torch.random.get_rng_state().DetachFromDisposeScope());
+            // As bytes: the context's data holds no tensors (TorchSharp prints a warning for every one), and bytes need
+            // no owner between forward and backward.
+            using (var rng = torch.random.get_rng_state())
+                ctx.save_data("rng", rng.data<byte>().ToArray());
             return layer(input, context);
         }
 
@@ -52,7 +54,7 @@ internal static class GradientCheckpoint
         {
             var saved = ctx.get_saved_variables();
             var layer = (Func<Tensor, Tensor[], Tensor>)ctx.get_data("layer");
-            using var rng = (Tensor)ctx.get_data("rng");
+            using var rng = torch.tensor((byte[])ctx.get_data("rng"), ScalarType.Byte);
             using var current = torch.random.get_rng_state();
             torch.random.set_rng_state(rng);
             Tensor inputGrad;
