@@ -51,7 +51,7 @@ internal static class ScaleBenchmark
     /// <param name="steps">Optimiser steps.</param>
     /// <param name="image">One 448 px tile per pair.</param>
     /// <param name="folder">Part a: a folder written by <c>mpo init --config internvl2-1b</c> to load (and time); null: built in memory.</param>
-    public static ScalePoint Train(string part, int? layers, int tokens, int steps, bool image, string? folder)
+    public static ScalePoint Train(string part, int? layers, int tokens, int steps, bool image, string? folder, ScalarType dtype)
     {
         TorchRuntime.Initialize();
         torch.manual_seed(0);
@@ -59,13 +59,13 @@ internal static class ScaleBenchmark
         InternVLChatModel policy;
         if (folder is not null)
         {
-            policy = InternVLModelFolder.Load(folder, ScalarType.BFloat16);
+            policy = InternVLModelFolder.Load(folder, dtype);
         }
         else
         {
             var config = Shape(layers);
             var previous = torch.get_default_dtype();
-            torch.set_default_dtype(ScalarType.BFloat16);
+            torch.set_default_dtype(dtype);
             try
             {
                 policy = new InternVLChatModel(config, config.Language.VocabSize - 7);
@@ -82,10 +82,11 @@ internal static class ScaleBenchmark
         using var adapter = LoraAdapter.Attach(policy, new LoraOptions { Rank = 16, Alpha = 32 });
         adapter.FreezeBaseModel();
         policy.GradientCheckpointing = true;
-        var trainable = policy.parameters().Where(p => p.requires_grad).ToList();
+        // The adapters' A and B live in the adapter module, beside the frozen base weights they wrap.
+        var trainable = adapter.parameters().Where(p => p.requires_grad).ToList();
         long parameters = policy.parameters().Sum(p => p.numel());
 
-        using var batch = MakeBatch(shape, policy.ImageContextTokenId, tokens, image);
+        using var batch = MakeBatch(shape, policy.ImageContextTokenId, tokens, image, dtype);
         using var reference = new AdapterDisabledReference(policy, adapter, shareImages: true);
         var loss = new PreferenceLoss(PreferenceLossOptions.Mpo);
         using var optimizer = torch.optim.AdamW(trainable, 5e-6, 0.9, 0.999, 1e-8, 0.05);
@@ -118,13 +119,13 @@ internal static class ScaleBenchmark
     }
 
     /// <summary>Part c: greedy generation at the full 1B shape, one tile and a prompt of <paramref name="promptTokens"/> tokens.</summary>
-    public static ScalePoint Generate(int promptTokens, int newTokens)
+    public static ScalePoint Generate(int promptTokens, int newTokens, ScalarType dtype)
     {
         TorchRuntime.Initialize();
         var config = Shape(null);
         var clock = Stopwatch.StartNew();
         var previous = torch.get_default_dtype();
-        torch.set_default_dtype(ScalarType.BFloat16);
+        torch.set_default_dtype(dtype);
         InternVLChatModel model;
         try
         {
@@ -138,7 +139,7 @@ internal static class ScaleBenchmark
         WeightInitializer.Initialize(model, std: 0.02, seed: 0);
         model.eval();
         double load = clock.Elapsed.TotalSeconds;
-        using var batch = MakeBatch(config, model.ImageContextTokenId, promptTokens, image: true);
+        using var batch = MakeBatch(config, model.ImageContextTokenId, promptTokens, image: true, dtype);
         var prompt = batch.InputIds[0].data<long>().Select(x => (int)x).ToList();
         var generator = new VisionLanguageGenerator(model, null, [], padId: 0);
         long before = ProcessMemory.ResidentBytes();
@@ -153,7 +154,7 @@ internal static class ScaleBenchmark
         double decode = (clock.Elapsed.TotalSeconds - first) / Math.Max(1, newTokens - 1);
         var l = config.Language;
         long headDim = l.HiddenSize / l.NumAttentionHeads;
-        long kv = 2L * l.NumHiddenLayers * l.NumKeyValueHeads * headDim * (promptTokens + newTokens) * 2;
+        long kv = 2L * l.NumHiddenLayers * l.NumKeyValueHeads * headDim * (promptTokens + newTokens) * (dtype == ScalarType.Float32 ? 4 : 2);
         return new ScalePoint("c", l.NumHiddenLayers, promptTokens, true, model.parameters().Sum(p => p.numel()), 0, load, [], [],
             before, ProcessMemory.PeakResidentBytes(), first, decode, kv, double.NaN);
     }
@@ -162,7 +163,7 @@ internal static class ScaleBenchmark
     /// One pair of <paramref name="tokens"/>-token rows: [&lt;img&gt;, &lt;IMG_CONTEXT&gt; × 256, &lt;/img&gt;] when
     /// <paramref name="image"/>, random words up to 64 prompt tokens, then the completion (chosen and rejected differ).
     /// </summary>
-    private static PreferenceBatch MakeBatch(InternVLConfig config, long imageContextId, int tokens, bool image)
+    private static PreferenceBatch MakeBatch(InternVLConfig config, long imageContextId, int tokens, bool image, ScalarType dtype)
     {
         using var scope = torch.NewDisposeScope();
         var g = new Generator(1);
@@ -182,7 +183,7 @@ internal static class ScaleBenchmark
         var labels = ids.clone();
         labels[.., ..prompt] = torch.tensor(-100L);
         Tensor? tiles = image
-            ? torch.randn([1, 3, config.ForceImageSize, config.ForceImageSize], generator: g).to(ScalarType.BFloat16).MoveToOuterDisposeScope()
+            ? torch.randn([1, 3, config.ForceImageSize, config.ForceImageSize], generator: g).to(dtype).MoveToOuterDisposeScope()
             : null;
         return new PreferenceBatch
         {

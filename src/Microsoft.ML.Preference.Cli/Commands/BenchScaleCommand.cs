@@ -28,12 +28,14 @@ internal static class BenchScaleCommand
         var leakSteps = OptionRanges.AtLeast(0, new Option<int>("--leak-steps") { Description = "part b: steps of the first point, whose RSS from step 2 on must not grow (0: --steps)", DefaultValueFactory = _ => 10 });
         var model = new Option<string?>("--model") { Description = "part a: a folder written by `mpo init --config internvl2-1b` (default: one is written to a temporary folder and deleted)" };
         var newTokens = OptionRanges.AtLeast(2, new Option<int>("--new-tokens") { Description = "part c: tokens generated", DefaultValueFactory = _ => 16 });
+        var dtype = new Option<string>("--dtype") { Description = "weights and activations (float32 where the CPU has no fast bfloat16 GEMM: libtorch then falls back to a scalar loop)", DefaultValueFactory = _ => "bfloat16" }
+            .AcceptOnlyFromAmong("bfloat16", "float32");
         var command = new Command("scale", "Real-width InternVL2-1B shapes in bf16 (LoRA 16, checkpointing, 1 pair): peak RSS per layer and per token, the full-depth step, generation.")
         {
-            parts, layers, tokens, steps, leakSteps, model, newTokens,
+            parts, layers, tokens, steps, leakSteps, model, newTokens, dtype,
         };
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(parts)!, Ints(parse.GetValue(layers)!, "--layers"),
-            Ints(parse.GetValue(tokens)!, "--tokens"), parse.GetValue(steps), parse.GetValue(leakSteps), parse.GetValue(model), parse.GetValue(newTokens))));
+            Ints(parse.GetValue(tokens)!, "--tokens"), parse.GetValue(steps), parse.GetValue(leakSteps), parse.GetValue(model), parse.GetValue(newTokens), parse.GetValue(dtype)!)));
 
         var pPart = new Option<string>("--part") { Required = true };
         var pLayers = new Option<int?>("--layers");
@@ -42,14 +44,16 @@ internal static class BenchScaleCommand
         var pImage = new Option<bool>("--image");
         var pModel = new Option<string?>("--model");
         var pNew = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 16 };
-        var point = new Command("scale-point", "One point of bench scale (run by it in a child process).") { pPart, pLayers, pTokens, pSteps, pImage, pModel, pNew };
+        var pDtype = new Option<string>("--dtype") { DefaultValueFactory = _ => "bfloat16" };
+        var point = new Command("scale-point", "One point of bench scale (run by it in a child process).") { pPart, pLayers, pTokens, pSteps, pImage, pModel, pNew, pDtype };
         point.Hidden = true;
         point.SetAction(parse =>
         {
             var part = parse.GetValue(pPart)!;
+            var type = parse.GetValue(pDtype) == "float32" ? TorchSharp.torch.ScalarType.Float32 : TorchSharp.torch.ScalarType.BFloat16;
             var result = part == "c"
-                ? ScaleBenchmark.Generate(parse.GetValue(pTokens), parse.GetValue(pNew))
-                : ScaleBenchmark.Train(part, parse.GetValue(pLayers), parse.GetValue(pTokens), parse.GetValue(pSteps), parse.GetValue(pImage), parse.GetValue(pModel));
+                ? ScaleBenchmark.Generate(parse.GetValue(pTokens), parse.GetValue(pNew), type)
+                : ScaleBenchmark.Train(part, parse.GetValue(pLayers), parse.GetValue(pTokens), parse.GetValue(pSteps), parse.GetValue(pImage), parse.GetValue(pModel), type);
             MpoChildProcess.PrintResult(result);
             return 0;
         });
@@ -60,18 +64,18 @@ internal static class BenchScaleCommand
         .Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v
             : throw new ArgumentException($"{option}: '{s}' is not a positive integer.")).ToArray();
 
-    private static void Run(string partList, int[] layers, int[] tokens, int steps, int leakSteps, string? model, int newTokens)
+    private static void Run(string partList, int[] layers, int[] tokens, int steps, int leakSteps, string? model, int newTokens, string dtype)
     {
         var parts = partList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
         if (parts.Count == 0 || parts.Except(["a", "b", "c"]).Any())
             throw new ArgumentException($"--parts: '{partList}' must list a, b and/or c.");
-        AnsiConsole.WriteLine($"bench scale: InternVL2-1B width (decoder 896, vocabulary 151,655, InternViT-300M), bfloat16, LoRA rank 16 " +
+        AnsiConsole.WriteLine($"bench scale: InternVL2-1B width (decoder 896, vocabulary 151,655, InternViT-300M), {dtype}, LoRA rank 16 " +
             $"(reference = adapters disabled), gradient checkpointing, 1 pair per step, {Environment.ProcessorCount} cores; each point in its own process");
         var points = new List<ScalePoint>();
         ScalePoint Child(params string[] args)
         {
             AnsiConsole.WriteLine($"point: mpo bench scale-point {string.Join(' ', args)}");
-            var p = MpoChildProcess.Run<ScalePoint>("bench scale-point", ["bench", "scale-point", .. args]);
+            var p = MpoChildProcess.Run<ScalePoint>("bench scale-point", ["bench", "scale-point", .. args, "--dtype", dtype]);
             points.Add(p);
             return p;
         }
@@ -94,7 +98,8 @@ internal static class BenchScaleCommand
             {
                 temp = Path.Combine(Path.GetTempPath(), $"mpo-bench-scale-{Guid.NewGuid():N}");
                 AnsiConsole.WriteLine($"writing InternVL2-1B with random weights to {temp} (mpo init)");
-                RandomInternVLFolder.Create(RandomInternVLFolder.ResolveConfig("internvl2-1b"), temp);
+                RandomInternVLFolder.Create(RandomInternVLFolder.ResolveConfig("internvl2-1b"), temp,
+                    dtype == "float32" ? TorchSharp.torch.ScalarType.Float32 : TorchSharp.torch.ScalarType.BFloat16);
                 folder = temp;
             }
             try
@@ -109,10 +114,10 @@ internal static class BenchScaleCommand
         }
         if (parts.Contains("c"))
             Child("--part", "c", "--tokens", "1024", "--new-tokens", $"{newTokens}");
-        Print(points);
+        Print(points, dtype == "float32" ? 4 : 2);
     }
 
-    private static void Print(List<ScalePoint> points)
+    private static void Print(List<ScalePoint> points, int bytes)
     {
         var table = new Table().AddColumns("part", "layers", "tokens/row", "image", "params", "peak RSS", "RSS loaded", "load", "step (last)", "tokens/s",
             "RSS step 2 -> last", "formula");
@@ -123,7 +128,7 @@ internal static class BenchScaleCommand
             string growth = p.RssAfterStepBytes.Length >= 2
                 ? $"{p.RssAfterStepBytes[1] / GiB:F2} -> {p.RssAfterStepBytes[^1] / GiB:F2} GiB ({(p.RssAfterStepBytes[^1] - p.RssAfterStepBytes[1]) / 1048576.0:+0;-0} MiB over {p.RssAfterStepBytes.Length - 2} steps)"
                 : "";
-            string formula = p.Part == "c" ? "" : $"{Formula(p.Layers, p.Tokens, p.Image) / GiB:F2} GiB";
+            string formula = p.Part == "c" ? "" : $"{Formula(p.Layers, p.Tokens, p.Image, bytes) / GiB:F2} GiB";
             table.AddRow(p.Part, $"{p.Layers}", $"{p.Tokens}", p.Image ? "1 tile" : "-", $"{p.Parameters / 1e9:F3}B", $"{p.PeakRssBytes / GiB:F2} GiB",
                 $"{p.RssBeforeStepsBytes / GiB:F2} GiB", $"{p.LoadSeconds:F1} s", step, rate, growth, formula);
         }
@@ -161,11 +166,11 @@ internal static class BenchScaleCommand
     /// 7 projections, R = 2 rows): weights + adapter state + one checkpoint per layer + the recomputed layer + one
     /// log-prob chunk + the vision tower's activations.
     /// </summary>
-    internal static double Formula(int layers, int tokens, bool image)
+    internal static double Formula(int layers, int tokens, bool image, int bytes)
     {
         var c = ScaleBenchmark.Shape(layers);
         var l = c.Language;
-        double d = l.HiddenSize, inter = l.IntermediateSize, v = l.VocabSize, r = 2, t = tokens, ba = 2;
+        double d = l.HiddenSize, inter = l.IntermediateSize, v = l.VocabSize, r = 2, t = tokens, ba = bytes;
         long kv = l.NumKeyValueHeads * (l.HiddenSize / l.NumAttentionHeads);
         double loraPerLayer = 16.0 * ((d + d) + (d + kv) + (d + kv) + (d + d) + 3 * (d + inter));
         double vision = c.Vision.HiddenSize * (double)c.Vision.IntermediateSize * 2 * c.Vision.NumHiddenLayers + 4.0 * c.Vision.HiddenSize * c.Vision.HiddenSize * c.Vision.NumHiddenLayers;
@@ -173,7 +178,7 @@ internal static class BenchScaleCommand
         double decoder = l.NumHiddenLayers * (2 * d * d + 2 * d * kv + 3 * d * inter) + 2 * v * d;
         double p = vision + projector + decoder;
         double pt = loraPerLayer * l.NumHiddenLayers;
-        double peak = p * 2 + pt * 16 + l.NumHiddenLayers * r * t * d * ba + r * t * (10 * d + 3 * inter) * ba + r * 256 * v * 4 * 3;
+        double peak = p * bytes + pt * 16 + l.NumHiddenLayers * r * t * d * ba + r * t * (10 * d + 3 * inter) * ba + r * 256 * v * 4 * 3;
         if (image)
             peak += 1025.0 * c.Vision.HiddenSize * (c.Vision.NumHiddenLayers + 10) * ba;
         return peak;
