@@ -27,9 +27,11 @@ namespace Microsoft.ML.Preference.Cli.Benchmarks;
 /// <param name="DecodeSecondsPerToken">Part c: each later token.</param>
 /// <param name="KvCacheBytes">Part c: the KV cache of the prompt and the new tokens (2 × layers × KV heads × head dim × tokens × 2 bytes).</param>
 /// <param name="Loss">Part a/b: the last step's loss (finite: the step did run).</param>
+/// <param name="LoadPeakRssBytes">VmHWM once the model was loaded; the kernel's peak is then reset (clear_refs 5), so
+/// <paramref name="PeakRssBytes"/> is the peak of the steps (or of generation) alone, when the kernel allows the reset.</param>
 internal sealed record ScalePoint(string Part, int Layers, int Tokens, bool Image, long Parameters, long Trainable, double LoadSeconds,
     double[] StepSeconds, long[] RssAfterStepBytes, long RssBeforeStepsBytes, long PeakRssBytes, double PrefillSeconds,
-    double DecodeSecondsPerToken, long KvCacheBytes, double Loss);
+    double DecodeSecondsPerToken, long KvCacheBytes, double Loss, long LoadPeakRssBytes = 0);
 
 /// <summary>
 /// <c>mpo bench scale</c>: real-width InternVL2-1B shapes in bfloat16, LoRA rank 16 (reference = adapters disabled),
@@ -92,6 +94,7 @@ internal static class ScaleBenchmark
         using var optimizer = torch.optim.AdamW(trainable, 5e-6, 0.9, 0.999, 1e-8, 0.05);
         policy.train();
         long before = ProcessMemory.ResidentBytes();
+        long loadPeak = ResetPeak();
         var seconds = new List<double>();
         var rss = new List<long>();
         double last = double.NaN;
@@ -115,7 +118,7 @@ internal static class ScaleBenchmark
             Console.Error.WriteLine($"  step {step + 1}/{steps}: {seconds[^1]:F1} s, RSS {rss[^1] / 1048576.0:F0} MiB, loss {last:F4}");
         }
         return new ScalePoint(part, shape.Language.NumHiddenLayers, tokens, image, parameters, trainable.Sum(p => p.numel()), load,
-            [.. seconds], [.. rss], before, ProcessMemory.PeakResidentBytes(), 0, 0, 0, last);
+            [.. seconds], [.. rss], before, ProcessMemory.PeakResidentBytes(), 0, 0, 0, last, loadPeak);
     }
 
     /// <summary>Part c: greedy generation at the full 1B shape, one tile and a prompt of <paramref name="promptTokens"/> tokens.</summary>
@@ -143,6 +146,7 @@ internal static class ScaleBenchmark
         var prompt = batch.InputIds[0].data<long>().Select(x => (int)x).ToList();
         var generator = new VisionLanguageGenerator(model, null, [], padId: 0);
         long before = ProcessMemory.ResidentBytes();
+        long loadPeak = ResetPeak();
         var request = new GenerationRequest(prompt, batch.PairTiles);
         double first = 0;
         clock.Restart();
@@ -156,7 +160,25 @@ internal static class ScaleBenchmark
         long headDim = l.HiddenSize / l.NumAttentionHeads;
         long kv = 2L * l.NumHiddenLayers * l.NumKeyValueHeads * headDim * (promptTokens + newTokens) * (dtype == ScalarType.Float32 ? 4 : 2);
         return new ScalePoint("c", l.NumHiddenLayers, promptTokens, true, model.parameters().Sum(p => p.numel()), 0, load, [], [],
-            before, ProcessMemory.PeakResidentBytes(), first, decode, kv, double.NaN);
+            before, ProcessMemory.PeakResidentBytes(), first, decode, kv, double.NaN, loadPeak);
+    }
+
+    /// <summary>
+    /// The peak RSS so far, then resets the kernel's peak to the current RSS (writing 5 to /proc/self/clear_refs, Linux 4.0+),
+    /// so that the next VmHWM is the peak of what follows (a mapped checkpoint touched while loading does not count).
+    /// </summary>
+    private static long ResetPeak()
+    {
+        long peak = ProcessMemory.PeakResidentBytes();
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux, or not allowed: VmHWM then includes loading.
+        }
+        return peak;
     }
 
     /// <summary>

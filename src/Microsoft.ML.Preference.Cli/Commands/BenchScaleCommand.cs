@@ -119,7 +119,7 @@ internal static class BenchScaleCommand
 
     private static void Print(List<ScalePoint> points, int bytes)
     {
-        var table = new Table().AddColumns("part", "layers", "tokens/row", "image", "params", "peak RSS", "RSS loaded", "load", "step (last)", "tokens/s",
+        var table = new Table().AddColumns("part", "layers", "tokens/row", "image", "params", "peak RSS (steps)", "peak RSS (load)", "RSS loaded", "load", "step (last)", "tokens/s",
             "RSS step 2 -> last", "formula");
         foreach (var p in points)
         {
@@ -130,7 +130,7 @@ internal static class BenchScaleCommand
                 : "";
             string formula = p.Part == "c" ? "" : $"{Formula(p.Layers, p.Tokens, p.Image, bytes) / GiB:F2} GiB";
             table.AddRow(p.Part, $"{p.Layers}", $"{p.Tokens}", p.Image ? "1 tile" : "-", $"{p.Parameters / 1e9:F3}B", $"{p.PeakRssBytes / GiB:F2} GiB",
-                $"{p.RssBeforeStepsBytes / GiB:F2} GiB", $"{p.LoadSeconds:F1} s", step, rate, growth, formula);
+                $"{p.LoadPeakRssBytes / GiB:F2} GiB", $"{p.RssBeforeStepsBytes / GiB:F2} GiB", $"{p.LoadSeconds:F1} s", step, rate, growth, formula);
         }
         AnsiConsole.Write(table);
 
