@@ -160,7 +160,7 @@ internal static class ScaleBenchmark
         long headDim = l.HiddenSize / l.NumAttentionHeads;
         long kv = 2L * l.NumHiddenLayers * l.NumKeyValueHeads * headDim * (promptTokens + newTokens) * (dtype == ScalarType.Float32 ? 4 : 2);
         return new ScalePoint("c", l.NumHiddenLayers, promptTokens, true, model.parameters().Sum(p => p.numel()), 0, load, [], [],
-            before, ProcessMemory.PeakResidentBytes(), first, decode, kv, double.NaN, loadPeak);
+            before, ProcessMemory.PeakResidentBytes(), first, decode, kv, 0, loadPeak);
     }
 
     /// <summary>
