@@ -121,6 +121,8 @@ internal static class BenchScaleCommand
     {
         var table = new Table().AddColumns("part", "layers", "tokens/row", "image", "params", "peak RSS (steps)", "peak RSS (load)", "RSS loaded", "load", "step (last)", "tokens/s",
             "RSS step 2 -> last", "formula");
+        Console.WriteLine("| part | layers | tokens/row | image | params | peak RSS (steps) | peak RSS (load) | RSS loaded | load | step (last) | tokens/s | RSS step 2 -> last | formula |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var p in points)
         {
             string step = p.StepSeconds.Length > 0 ? $"{p.StepSeconds[^1]:F1} s" : $"prefill {p.PrefillSeconds:F1} s, decode {p.DecodeSecondsPerToken * 1000:F0} ms/token";
@@ -129,6 +131,9 @@ internal static class BenchScaleCommand
                 ? $"{p.RssAfterStepBytes[1] / GiB:F2} -> {p.RssAfterStepBytes[^1] / GiB:F2} GiB ({(p.RssAfterStepBytes[^1] - p.RssAfterStepBytes[1]) / 1048576.0:+0;-0} MiB over {p.RssAfterStepBytes.Length - 2} steps)"
                 : "";
             string formula = p.Part == "c" ? "" : $"{Formula(p.Layers, p.Tokens, p.Image, bytes) / GiB:F2} GiB";
+            // The same row as markdown, whole at any console width (a redirected console is 80 columns wide).
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {p.Part} | {p.Layers} | {p.Tokens} | {(p.Image ? "1 tile" : "-")} | {p.Parameters / 1e9:F3}B | " +
+                $"{p.PeakRssBytes / GiB:F2} GiB | {p.LoadPeakRssBytes / GiB:F2} GiB | {p.RssBeforeStepsBytes / GiB:F2} GiB | {p.LoadSeconds:F1} s | {step} | {rate} | {growth} | {formula} |"));
             table.AddRow(p.Part, $"{p.Layers}", $"{p.Tokens}", p.Image ? "1 tile" : "-", $"{p.Parameters / 1e9:F3}B", $"{p.PeakRssBytes / GiB:F2} GiB",
                 $"{p.LoadPeakRssBytes / GiB:F2} GiB", $"{p.RssBeforeStepsBytes / GiB:F2} GiB", $"{p.LoadSeconds:F1} s", step, rate, growth, formula);
         }
