@@ -25,6 +25,8 @@ internal static class BenchCommand
         bench.Subcommands.Add(BaseStep());
         bench.Subcommands.Add(LoadCommand());
         bench.Subcommands.Add(Data());
+        foreach (var scale in BenchScaleCommand.Create())
+            bench.Subcommands.Add(scale);
         return bench;
     }
 

@@ -81,6 +81,36 @@ internal static class ByteLevelBpeTrainer
     }
 
     /// <summary>
+    /// <paramref name="count"/> merges made up rather than learned, for a tokenizer of a given vocabulary size
+    /// (<c>mpo init</c>: a real-size model without a download needs a tokenizer with as many ids as its embedding).
+    /// First every pair of byte symbols, then byte-symbol triples, the common symbols (space, letters, digits,
+    /// punctuation) first; every merge joins two symbols that already exist, so the result is a valid BPE.
+    /// </summary>
+    public static IReadOnlyList<(string Left, string Right)> SyntheticMerges(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var common = "ĠabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789Ċ.,;:!?'\"()-_/";
+        var order = common.Select(c => c.ToString()).Concat(ByteAlphabet.Select(c => c.ToString())).Distinct().ToArray();
+        var merges = new List<(string, string)>(count);
+        foreach (var a in order)
+            foreach (var b in order)
+            {
+                if (merges.Count == count)
+                    return merges;
+                merges.Add((a, b));
+            }
+        foreach (var a in order)
+            foreach (var b in order)
+                foreach (var c in order)
+                {
+                    if (merges.Count == count)
+                        return merges;
+                    merges.Add((a + b, c));
+                }
+        throw new ArgumentOutOfRangeException(nameof(count), count, "More synthetic merges than byte pairs and triples give.");
+    }
+
+    /// <summary>
     /// Writes tokenizer.json and tokenizer_config.json into <paramref name="folder"/>: the 256 byte symbols, then one
     /// symbol per merge, then <paramref name="specialTokens"/> as added special tokens. Returns the special ids.
     /// </summary>

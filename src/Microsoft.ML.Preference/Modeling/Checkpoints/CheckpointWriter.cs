@@ -32,7 +32,19 @@ internal static partial class CheckpointWriter
         string directory,
         IEnumerable<(string Name, torch.Tensor Tensor)> tensors,
         long maxShardBytes = DefaultMaxShardBytes,
-        torch.ScalarType? dtype = null)
+        torch.ScalarType? dtype = null) => SaveStreamed(directory, tensors, maxShardBytes, dtype, materialize: null);
+
+    /// <summary>
+    /// The save behind the public overload; with <paramref name="materialize"/>, the tensors may be meta tensors
+    /// (names, shapes and dtypes only) whose values are made one at a time as they are written, so that a
+    /// checkpoint larger than memory can be written (<c>mpo init</c>).
+    /// </summary>
+    internal static CheckpointSaveResult SaveStreamed(
+        string directory,
+        IEnumerable<(string Name, torch.Tensor Tensor)> tensors,
+        long maxShardBytes,
+        torch.ScalarType? dtype,
+        Func<string, torch.Tensor, torch.Tensor>? materialize)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -53,7 +65,7 @@ internal static partial class CheckpointWriter
             var fileName = CheckpointShardPlanner.ShardFileName(i, plan.Count);
             var (offset, length) = plan[i].GetOffsetAndLength(list.Count);
             var part = list.GetRange(offset, length);
-            SafetensorsWriter.Write(Path.Combine(directory, fileName), part, metadata: null, dtype);
+            SafetensorsWriter.Write(Path.Combine(directory, fileName), part, metadata: null, dtype, materialize);
             shardFiles.Add(fileName);
             weightMap.AddRange(part.Select(p => new KeyValuePair<string, string>(p.Name, fileName)));
         }

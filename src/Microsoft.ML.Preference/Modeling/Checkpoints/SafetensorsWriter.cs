@@ -38,13 +38,16 @@ internal static class SafetensorsWriter
     /// <summary>
     /// The writer behind <see cref="Write(string, IEnumerable{ValueTuple{string, torch.Tensor}}, IReadOnlyDictionary{string, string}?)"/>;
     /// <paramref name="floatingPointDType"/>, when given, is the dtype every floating-point tensor is stored in
-    /// (integer and bool tensors keep theirs, as Hugging Face's <c>torch_dtype</c> does).
+    /// (integer and bool tensors keep theirs, as Hugging Face's <c>torch_dtype</c> does). <paramref name="materialize"/>,
+    /// when given, makes the values of each (name, tensor) just before its bytes are written (the tensor may then be a
+    /// meta tensor that only gives the header its shape and dtype); what it returns is disposed after writing.
     /// </summary>
     internal static void Write(
         string path,
         IReadOnlyList<(string Name, torch.Tensor Tensor)> tensors,
         IReadOnlyDictionary<string, string>? metadata,
-        torch.ScalarType? floatingPointDType)
+        torch.ScalarType? floatingPointDType,
+        Func<string, torch.Tensor, torch.Tensor>? materialize = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var entries = Describe(tensors, floatingPointDType);
@@ -59,7 +62,8 @@ internal static class SafetensorsWriter
             foreach (var (entry, source) in entries.Zip(tensors))
             {
                 using var scope = torch.NewDisposeScope();
-                var bytes = source.Tensor.detach();
+                // A streamed save gives meta tensors (shapes only) and makes each one's values here, one at a time.
+                var bytes = materialize is null ? source.Tensor.detach() : materialize(source.Name, source.Tensor);
                 if (bytes.dtype != entry.ScalarType)
                     bytes = bytes.to(entry.ScalarType);
                 bytes = bytes.cpu().contiguous();
