@@ -63,7 +63,8 @@ public sealed partial class MpoTrainer
         /// <summary>
         /// "bfloat16" (default, as InternVL's MPO scripts: <c>--bf16 True</c>) or "float32" weights and activations;
         /// logits and losses are always float32. Under bfloat16 the optimiser keeps float32 master weights and AdamW
-        /// state (<see cref="Float32MasterWeights"/>). bf16 matmul runs on CPU too, at a speed that depends on the CPU.
+        /// state (<see cref="Float32MasterWeights"/>). bf16 matmul runs on CPU too, but on a CPU without AVX512-BF16 or AMX-BF16 libtorch falls back to a scalar loop,
+        /// many times slower than float32: Fit warns then, and float32 is the choice there.
         /// </summary>
         public string DType { get; set; } = "bfloat16";
 

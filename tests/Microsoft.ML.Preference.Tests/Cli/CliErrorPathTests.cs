@@ -54,7 +54,7 @@ public class CliErrorPathTests
             return r;
         });
         var output = Path.Combine(toy.Root, "run");
-        string[] train = ["train", "--model", toy.ModelPath, "--data", jsonl, "--out", output, "--lr", "1e-3", "--device", "cpu"];
+        string[] train = ["train", "--model", toy.ModelPath, "--data", jsonl, "--out", output, "--lr", "1e-3", "--device", "cpu", "--dtype", "float32"];
 
         // The epoch meets row 2 in its turn (rows are checked as the run reaches them).
         var (code, _, err) = Run(train);
