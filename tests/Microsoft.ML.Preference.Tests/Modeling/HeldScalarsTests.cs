@@ -58,24 +58,29 @@ public class HeldScalarsTests
                 + tableCos.sum().item<float>() + tableSin.sum().item<float>() + mask.eq(HeldScalars.Zero).sum().item<long>();
         }
         var expected = Round();
-        var stop = DateTime.UtcNow.AddSeconds(3);
+        // A fixed amount of work, not a time: the rounds run while another thread collects, however slow the machine.
+        const int Rounds = 300, CollectionsAtLeast = 20;
+        int done = 0;
+        long collections = 0;
         var collector = new Thread(() =>
         {
-            while (DateTime.UtcNow < stop)
+            while (Volatile.Read(ref done) == 0 || Interlocked.Read(ref collections) < CollectionsAtLeast)
             {
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
+                Interlocked.Increment(ref collections);
             }
         });
         collector.Start();
-        long rounds = 0;
-        while (DateTime.UtcNow < stop)
+        long collectionsDuringRounds;
+        for (int round = 0; round < Rounds; round++)
         {
             using var scope = torch.NewDisposeScope();
             Assert.Equal(expected, Round());
-            rounds++;
         }
+        collectionsDuringRounds = Interlocked.Read(ref collections);
+        Volatile.Write(ref done, 1);
         collector.Join();
-        Assert.True(rounds > 100, $"only {rounds} rounds ran");
+        Assert.True(collectionsDuringRounds > 0, "no collection ran while the rounds ran");
     }
 }
