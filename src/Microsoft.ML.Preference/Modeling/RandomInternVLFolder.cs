@@ -131,15 +131,10 @@ internal static class RandomInternVLFolder
             var state = meta.state_dict().Select(kv => (kv.Key, kv.Value)).ToList();
             long parameters = state.Sum(s => s.Value.numel());
             var generator = new Generator((ulong)seed);
-            Tensor Make(string name, Tensor shape)
+            Tensor Make(string name, Tensor meta)
             {
                 progress?.Invoke(name);
-                string leaf = name[(name.LastIndexOf('.') + 1)..];
-                if (leaf == "bias")
-                    return torch.zeros(shape.shape, dtype: dtype);
-                if (leaf is "ls1" or "ls2" || (leaf == "weight" && shape.dim() == 1))
-                    return torch.ones(shape.shape, dtype: dtype);
-                return torch.randn(shape.shape, dtype: ScalarType.Float32, generator: generator).mul_(std).to(dtype);
+                return WeightInitializer.InitialValue(name, meta.shape, dtype, std, generator);
             }
             var saved = CheckpointWriter.SaveStreamed(folder, state, maxShardBytes, dtype, Make);
             return new RandomFolderResult(folder, config, parameters, saved, vocab, imageContext);

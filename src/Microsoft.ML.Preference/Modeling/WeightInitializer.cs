@@ -18,13 +18,22 @@ internal static class WeightInitializer
         foreach (var (name, parameter) in module.named_parameters())
         {
             using var scope = torch.NewDisposeScope();
-            string leaf = name[(name.LastIndexOf('.') + 1)..];
-            if (leaf == "bias")
-                parameter.zero_();
-            else if (leaf is "ls1" or "ls2" || (leaf == "weight" && parameter.dim() == 1))
-                parameter.fill_(1.0);
-            else
-                parameter.copy_(torch.randn(parameter.shape, dtype: ScalarType.Float32, generator: generator).mul_(std).to(parameter.dtype));
+            parameter.copy_(InitialValue(name, parameter.shape, parameter.dtype, std, generator));
         }
+    }
+
+    /// <summary>
+    /// The fresh value of the tensor named <paramref name="name"/>: zeros for a bias, ones for a norm weight or layer
+    /// scale, else N(0, std²) drawn from <paramref name="generator"/> in float32 (so that every storage dtype draws the
+    /// same numbers). Also the values <c>mpo init</c> writes, one tensor at a time.
+    /// </summary>
+    public static Tensor InitialValue(string name, long[] shape, ScalarType dtype, double std, Generator generator)
+    {
+        string leaf = name[(name.LastIndexOf('.') + 1)..];
+        if (leaf == "bias")
+            return torch.zeros(shape, dtype: dtype);
+        if (leaf is "ls1" or "ls2" || (leaf == "weight" && shape.Length == 1))
+            return torch.ones(shape, dtype: dtype);
+        return torch.randn(shape, dtype: ScalarType.Float32, generator: generator).mul_(std).to(dtype);
     }
 }

@@ -171,9 +171,9 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         }
         int seed = o.Seed ?? _host.Rand.Next();
         var device = TorchDevices.Resolve(o.Device, "MpoTrainer.Options.Device");
-        if (device.type == DeviceType.CPU && o.DType == "bfloat16" && CpuBf16Support.SlowBf16Warning("MpoTrainer.Options.DType (mpo train --dtype)") is { } slowBf16)
-            Warn(slowBf16);
         var dtype = o.DType == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        if (device.type == DeviceType.CPU && dtype == ScalarType.BFloat16 && CpuBf16Support.SlowBf16Warning("MpoTrainer.Options.DType (mpo train --dtype)") is { } slowBf16)
+            Warn(slowBf16);
         torch.manual_seed(seed);
 
         var vlm = VisionLanguageModel.Load(o.ModelPath, dtype, device, o.MaxLength, o.SystemMessage);
