@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Preference.Cli.Quickstart;
 
 /// <summary>
-/// Sizes of the quickstart run (each is a command-line option). The defaults finish in 13 to 19 minutes on 2 CPU
+/// Sizes of the quickstart run (each is a command-line option). The defaults finish in about 30 minutes on 2 CPU
 /// cores; why each is what it is, and what was tried, is in the README's Quickstart section.
 /// </summary>
 internal sealed record QuickstartOptions
