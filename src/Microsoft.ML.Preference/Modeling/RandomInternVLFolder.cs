@@ -131,10 +131,10 @@ internal static class RandomInternVLFolder
             var state = meta.state_dict().Select(kv => (kv.Key, kv.Value)).ToList();
             long parameters = state.Sum(s => s.Value.numel());
             var generator = new Generator((ulong)seed);
-            Tensor Make(string name, Tensor meta)
+            Tensor Make(string name, Tensor shapeOnMeta)
             {
                 progress?.Invoke(name);
-                return WeightInitializer.InitialValue(name, meta.shape, dtype, std, generator);
+                return WeightInitializer.InitialValue(name, shapeOnMeta.shape, dtype, std, generator);
             }
             var saved = CheckpointWriter.SaveStreamed(folder, state, maxShardBytes, dtype, Make);
             return new RandomFolderResult(folder, config, parameters, saved, vocab, imageContext);
