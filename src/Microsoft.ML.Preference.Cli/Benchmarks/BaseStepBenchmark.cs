@@ -18,13 +18,13 @@ internal sealed record BaseStepResult(int Steps, double Seconds, IReadOnlyList<(
 /// </summary>
 internal static class BaseStepBenchmark
 {
-    public static BaseStepResult Run(string folder, int steps, Action<string> log)
+    public static BaseStepResult Run(string folder, int steps, int batchSize, Action<string> log)
     {
-        var options = new QuickstartOptions { OutputFolder = folder };
+        var options = new QuickstartOptions { OutputFolder = folder, BaseBatchSize = batchSize };
         var runner = new QuickstartRunner(options);
         var (data, modelDir) = runner.PrepareDataAndModel();
         var rows = QuickstartRunner.BaseTeachingRows(data.Train, 0, options.Seed);
-        var trainer = runner.TrainerOptions(modelDir, PreferenceLossOptions.Single(PreferenceLossType.Sft), options.BaseEpochs, options.BaseLearningRate);
+        var trainer = runner.BaseTrainerOptions(modelDir, options.BaseEpochs, options.BaseLearningRate);
         trainer.MaxSteps = steps;
         trainer.ShowProgress = false;
         var ml = new MLContext(seed: options.Seed);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Preference.Cli.Benchmarks;
+using Microsoft.ML.Preference.Cli.Quickstart;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -112,17 +113,18 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "steps to profile", DefaultValueFactory = _ => 300 };
         var output = new Option<string>("--output") { Description = "folder of the quickstart's data and tiny model (reused when present)", DefaultValueFactory = _ => "bench-output/base-step" };
         var losses = new Option<string?>("--losses") { Description = "write every step's loss (round-trip format) to this file, to compare two builds byte for byte" };
+        var batch = new Option<int>("--batch-size") { Description = "rows per step (the quickstart's --base-batch-size)", DefaultValueFactory = _ => new QuickstartOptions().BaseBatchSize };
         var command = new Command("base-step", "Where the quickstart's base training step spends its time: its data, model and trainer settings, a few hundred steps, " +
-            "time per phase.") { steps, output, losses };
+            "time per phase.") { steps, output, losses, batch };
         command.SetAction(parse =>
         {
-            int n = parse.GetValue(steps);
-            if (n < 1)
+            int n = parse.GetValue(steps), rows = parse.GetValue(batch);
+            if (n < 1 || rows < 1)
             {
-                AnsiConsole.MarkupLine("[red]--steps must be at least 1.[/]");
+                AnsiConsole.MarkupLine(n < 1 ? "[red]--steps must be at least 1.[/]" : "[red]--batch-size must be at least 1.[/]");
                 return 2;
             }
-            var r = BaseStepBenchmark.Run(parse.GetValue(output)!, n, s => AnsiConsole.WriteLine(s));
+            var r = BaseStepBenchmark.Run(parse.GetValue(output)!, n, rows, s => AnsiConsole.WriteLine(s));
             var table = new Table().AddColumns("phase", "ms per step", "share of the step");
             double perStep = r.Seconds / r.Steps;
             foreach (var (phase, seconds, _) in r.Phases)

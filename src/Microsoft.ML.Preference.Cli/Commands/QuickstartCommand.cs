@@ -82,6 +82,7 @@ internal static class QuickstartCommand
         private readonly Option<int> _test = AtLeast(1, new("--test-items") { Description = "test items", DefaultValueFactory = _ => Defaults.TestItems });
         private readonly Option<int> _baseEpochs = AtLeast(1, new("--base-epochs") { Description = "epochs of the base model's SFT", DefaultValueFactory = _ => Defaults.BaseEpochs });
         private readonly Option<double> _baseLr = AboveZero(new("--base-lr") { Description = "learning rate of the base model's SFT (a wider or deeper model may need a smaller one)", DefaultValueFactory = _ => Defaults.BaseLearningRate });
+        private readonly Option<int> _baseBatch = AtLeast(1, new("--base-batch-size") { Description = "rows per step of the base model's SFT (both stages)", DefaultValueFactory = _ => Defaults.BaseBatchSize });
         private readonly Option<double> _shortCot = Checked(new Option<double>("--short-cot-share") { Description = "share of the CoT prompts answered without reasoning in the base's last stage (0: no such stage)", DefaultValueFactory = _ => Defaults.ShortCotShare }, v => v >= 0 && v < 1, "at least 0 and below 1");
         private readonly Option<int> _shortEpochs = AtLeast(1, new("--short-answer-epochs") { Description = "epochs of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerEpochs });
         private readonly Option<double> _shortLr = AboveZero(new("--short-answer-lr") { Description = "learning rate of the base's last stage", DefaultValueFactory = _ => Defaults.ShortAnswerLearningRate });
@@ -100,14 +101,14 @@ internal static class QuickstartCommand
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _shortCot, _shortEpochs, _shortLr, _questions, _samples, _maxPairs, _directPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
+            foreach (var option in new Option[] { _output, _seed, _train, _test, _baseEpochs, _baseLr, _baseBatch, _shortCot, _shortEpochs, _shortLr, _questions, _samples, _maxPairs, _directPairs, _temperature, _prefEpochs, _prefLr, _beta, _hidden, _layers, _visionHidden, _visionLayers })
                 command.Options.Add(option);
         }
 
         public QuickstartOptions Read(ParseResult parse) => new()
         {
             OutputFolder = parse.GetValue(_output)!, Seed = parse.GetValue(_seed), TrainItems = parse.GetValue(_train), TestItems = parse.GetValue(_test),
-            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), ShortCotShare = parse.GetValue(_shortCot), ShortAnswerEpochs = parse.GetValue(_shortEpochs), ShortAnswerLearningRate = parse.GetValue(_shortLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs), DirectPairs = parse.GetValue(_directPairs),
+            BaseEpochs = parse.GetValue(_baseEpochs), BaseLearningRate = parse.GetValue(_baseLr), BaseBatchSize = parse.GetValue(_baseBatch), ShortCotShare = parse.GetValue(_shortCot), ShortAnswerEpochs = parse.GetValue(_shortEpochs), ShortAnswerLearningRate = parse.GetValue(_shortLr), PairQuestions = parse.GetValue(_questions), SamplesPerQuestion = parse.GetValue(_samples), MaxPairsPerQuestion = parse.GetValue(_maxPairs), DirectPairs = parse.GetValue(_directPairs),
             SamplingTemperature = parse.GetValue(_temperature), PreferenceEpochs = parse.GetValue(_prefEpochs),
             PreferenceLearningRate = parse.GetValue(_prefLr), Beta = parse.GetValue(_beta), Hidden = parse.GetValue(_hidden), Layers = parse.GetValue(_layers),
             VisionHidden = parse.GetValue(_visionHidden), VisionLayers = parse.GetValue(_visionLayers),

@@ -52,6 +52,8 @@ internal sealed class TrainCommandOptions
     // Optimisation.
     public readonly Option<int?> Batch = AtLeastWhenGiven(1, new Option<int?>("--batch-size") { Description = $"pairs per forward pass (default {Defaults.BatchSize})" });
     public readonly Option<int?> Accumulation = AtLeastWhenGiven(1, new Option<int?>("--grad-accum") { Description = $"forward passes per optimiser step (default {Defaults.GradientAccumulationSteps})" });
+    public readonly Option<bool?> GroupByLength = new("--group-by-length") { Description = $"deal each step's rows into its --grad-accum micro-batches by length, as InternVL's --group_by_length (default {Lower(Defaults.GroupByLength)})" };
+    public readonly Option<int?> LengthGroupedSteps = AtLeastWhenGiven(0, new Option<int?>("--length-grouped-steps") { Description = "batch rows of similar length together across windows of this many steps, as Hugging Face's group_by_length (50 there; default 0: off)" });
     public readonly Option<double?> LearningRate = AboveZeroWhenGiven(new Option<double?>("--lr") { Description = $"peak learning rate (default {Invariant(Defaults.LearningRate)})" });
     public readonly Option<double?> WeightDecay = Checked(new Option<double?>("--weight-decay") { Description = $"AdamW decoupled weight decay (default {Invariant(Defaults.WeightDecay)})" }, v => v is null || v >= 0, "at least 0");
     public readonly Option<double?> WarmupRatio = InRange(0, 1, new Option<double?>("--warmup-ratio") { Description = $"warm-up as a share of the steps (default {Invariant(Defaults.WarmupRatio)})" }, maxIncluded: true);
@@ -88,7 +90,7 @@ internal sealed class TrainCommandOptions
     private IEnumerable<Option> All =>
     [
         Model, Data, Meta, Validation, Output, ImageRoot, Recipe, DType, MasterWeights, GradientCheckpointing, MaxLength, DropPath,
-        FreezeVision, FreezeProjector, FreezeLlm, LoraRank, LoraAlpha, LoraDropout, LoraTargets, Batch, Accumulation, LearningRate,
+        FreezeVision, FreezeProjector, FreezeLlm, LoraRank, LoraAlpha, LoraDropout, LoraTargets, Batch, Accumulation, GroupByLength, LengthGroupedSteps, LearningRate,
         WeightDecay, WarmupRatio, WarmupSteps, Schedule, MaxGradNorm, Epochs, MaxSteps, SaveSteps, EvalSteps, EvalOnStart, Seed,
         Loss, Beta, RejectedSpan, ReferenceModel, Precompute, ReferenceCache, ReferenceSyncSteps, ReferenceSyncMixup,
         Resume, SkipBad, Device, SystemMessage,
@@ -138,6 +140,8 @@ internal sealed class TrainCommandOptions
         }
         Set(parse.GetValue(Batch), v => o.BatchSize = v);
         Set(parse.GetValue(Accumulation), v => o.GradientAccumulationSteps = v);
+        Set(parse.GetValue(GroupByLength), v => o.GroupByLength = v);
+        Set(parse.GetValue(LengthGroupedSteps), v => o.LengthGroupedSteps = v);
         Set(parse.GetValue(LearningRate), v => o.LearningRate = v);
         Set(parse.GetValue(WeightDecay), v => o.WeightDecay = v);
         Set(parse.GetValue(WarmupRatio), v => o.WarmupRatio = v);

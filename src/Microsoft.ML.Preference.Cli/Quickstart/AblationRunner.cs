@@ -44,7 +44,7 @@ internal static class AblationRunner
         {
             AnsiConsole.MarkupLineInterpolated($"[bold blue]ablation: {name}[/]");
             var dir = Path.Combine(options.OutputFolder, "ablation", name.Replace('+', 'p'));
-            runner.Train(baseDir, pairs, loss, options.PreferenceEpochs, options.PreferenceLearningRate, dir, "ablation-" + name.Replace('+', 'p'), change);
+            runner.Train(baseDir, pairs, loss, options.PreferenceEpochs, options.PreferenceLearningRate, QuickstartOptions.PreferenceBatchSize, dir, "ablation-" + name.Replace('+', 'p'), change);
             scores.Add(runner.Evaluate(name, dir, test));
         }
         QuickstartReport.Print(scores);

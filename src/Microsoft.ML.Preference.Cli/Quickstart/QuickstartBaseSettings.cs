@@ -16,7 +16,9 @@ internal sealed record QuickstartBaseSettings(
     // Written only when set, so that a base without the short-answer stage keeps the settings file it had before.
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortCotShare,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ShortAnswerEpochs,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortAnswerLearningRate)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortAnswerLearningRate,
+    // Written only when it is not 8, the batch every base was made with before it was an option.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? BaseBatchSize)
 {
     /// <summary>The file, in the base model's folder.</summary>
     public const string FileName = "quickstart-base.json";
@@ -27,7 +29,8 @@ internal sealed record QuickstartBaseSettings(
     public static QuickstartBaseSettings From(QuickstartOptions options) => new(
         options.Seed, options.TrainItems, options.BaseEpochs, options.BaseLearningRate, options.Hidden, options.Layers,
         options.VisionHidden, options.VisionLayers, options.TokenizerMerges, options.SystemMessage,
-        options.ShortCotShare, options.ShortCotShare > 0 ? options.ShortAnswerEpochs : 0, options.ShortCotShare > 0 ? options.ShortAnswerLearningRate : 0);
+        options.ShortCotShare, options.ShortCotShare > 0 ? options.ShortAnswerEpochs : 0, options.ShortCotShare > 0 ? options.ShortAnswerLearningRate : 0,
+        options.BaseBatchSize == 8 ? null : options.BaseBatchSize);
 
     /// <summary>Writes the file into <paramref name="folder"/> (the base's folder, once the model is saved; its run folder, as training starts).</summary>
     public void Save(string folder)

@@ -59,7 +59,7 @@ internal sealed partial class QuickstartRunner
         var trained = ComparedRuns(_o.Beta).Select(run =>
         {
             var dir = Path.Combine(_o.OutputFolder, run.Name.ToLowerInvariant());
-            return (run.Name, Dir: dir, History: Train(baseDir, pairRows, run.Loss, _o.PreferenceEpochs, _o.PreferenceLearningRate, dir, run.Name.ToLowerInvariant(), run.Change));
+            return (run.Name, Dir: dir, History: Train(baseDir, pairRows, run.Loss, _o.PreferenceEpochs, _o.PreferenceLearningRate, QuickstartOptions.PreferenceBatchSize, dir, run.Name.ToLowerInvariant(), run.Change));
         }).ToList();
 
         Step("6/6 Direct vs CoT accuracy on the test split");
@@ -202,8 +202,10 @@ internal sealed partial class QuickstartRunner
             foreach (var stale in checkpoints)
                 Directory.Delete(stale, recursive: true);
         settings.Save(runDir);
-        Train(startFrom, rows, PreferenceLossOptions.Single(PreferenceLossType.Sft), epochs, lr, saveTo, name,
-            resume ? o => o.ResumeFromCheckpoint = "latest" : null);
+        var options = BaseTrainerOptions(startFrom, epochs, lr);
+        if (resume)
+            options.ResumeFromCheckpoint = "latest";
+        Train(options, rows, saveTo, name);
         settings.Save(saveTo);
         return SavedHistory(name);
     }
@@ -260,11 +262,17 @@ internal sealed partial class QuickstartRunner
 
     /// <summary>Trains from <paramref name="modelPath"/> and saves the result to <paramref name="saveTo"/>.</summary>
     public IReadOnlyList<TrainingMetrics> Train(string modelPath, IReadOnlyList<PairRow> rows, PreferenceLossOptions loss, int epochs, double lr,
-        string saveTo, string name, Action<MpoTrainer.Options>? change = null)
+        int batchSize, string saveTo, string name, Action<MpoTrainer.Options>? change = null)
     {
-        var options = TrainerOptions(modelPath, loss, epochs, lr);
-        options.OutputDirectory = RunFolder(name);
+        var options = TrainerOptions(modelPath, loss, epochs, lr, batchSize);
         change?.Invoke(options);
+        return Train(options, rows, saveTo, name);
+    }
+
+    /// <summary>Trains with <paramref name="options"/> (its run folder set from <paramref name="name"/>) and saves the result to <paramref name="saveTo"/>.</summary>
+    private IReadOnlyList<TrainingMetrics> Train(MpoTrainer.Options options, IReadOnlyList<PairRow> rows, string saveTo, string name)
+    {
+        options.OutputDirectory = RunFolder(name);
         ConfigureTraining?.Invoke(options);
         var trainer = _ml.Preference.Trainers.Mpo(options);
         using var model = trainer.Fit(_ml.Data.LoadFromEnumerable(rows));
@@ -275,14 +283,18 @@ internal sealed partial class QuickstartRunner
     }
 
     /// <summary>The trainer settings every quickstart training run shares (the base-step benchmark profiles the same).</summary>
-    internal MpoTrainer.Options TrainerOptions(string modelPath, PreferenceLossOptions loss, int epochs, double lr) => new()
+    internal MpoTrainer.Options TrainerOptions(string modelPath, PreferenceLossOptions loss, int epochs, double lr, int batchSize) => new()
     {
-        ModelPath = modelPath, Loss = loss, NumberOfEpochs = epochs, LearningRate = lr, BatchSize = 8, WarmupRatio = 0.05,
+        ModelPath = modelPath, Loss = loss, NumberOfEpochs = epochs, LearningRate = lr, BatchSize = batchSize, WarmupRatio = 0.05,
         FreezeVision = false, MaxLength = 256, Seed = _o.Seed, SystemMessage = _o.SystemMessage, Device = "cpu",
         ShowProgress = true, CancellationToken = _cancel,
         // The settings the quickstart's table was measured with (the defaults now follow InternVL2's MPO script).
         WeightDecay = 0, DType = "float32", GradientCheckpointing = false, VisionDropPathRate = null,
     };
+
+    /// <summary>The settings of both stages of the base (SFT on the teaching rows, <see cref="QuickstartOptions.BaseBatchSize"/> rows a step).</summary>
+    internal MpoTrainer.Options BaseTrainerOptions(string modelPath, int epochs, double lr) =>
+        TrainerOptions(modelPath, PreferenceLossOptions.Single(PreferenceLossType.Sft), epochs, lr, _o.BaseBatchSize);
 
     private string RunFolder(string name) => Path.Combine(_o.OutputFolder, "runs", name);
 

@@ -107,6 +107,7 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
         Require(o.DivergenceFactor == 0 || o.DivergenceFactor > 1, nameof(o.DivergenceFactor), "must be 0 (off) or above 1");
         Require(o.DataLoaderWorkers is >= 0 and <= 64, nameof(o.DataLoaderWorkers), $"must be between 0 (load on the training thread) and 64, not {o.DataLoaderWorkers}");
         Require(o.DataLoaderPrefetchFactor >= 1, nameof(o.DataLoaderPrefetchFactor), $"must be at least 1, not {o.DataLoaderPrefetchFactor}");
+        Require(o.LengthGroupedSteps >= 0, nameof(o.LengthGroupedSteps), $"must be 0 (off) or a number of steps, not {o.LengthGroupedSteps}");
         Require(o.MaxLength >= 16, nameof(o.MaxLength), "must be at least 16");
         Require(o.DType is "float32" or "bfloat16", nameof(o.DType), "must be \"float32\" or \"bfloat16\"");
         Require(o.ReferenceSyncMixup is > 0 and <= 1, nameof(o.ReferenceSyncMixup), "must be in (0, 1]");
@@ -222,7 +223,8 @@ public sealed partial class MpoTrainer : IEstimator<MpoTransformer>
             var instructions = o.Instructions ?? InstructionTemplate.Detect(LeadingPrompts(rowSource)) ?? InstructionTemplate.Default;
             Log($"Prediction asks with the '{instructions.Name}' instruction template" + (o.Instructions is null ? " (the one the training prompts carry, or the default)." : "."));
             Log($"Training input: {rowSource.Description} in {dataClock.Elapsed.TotalSeconds:F1} s; {o.DataLoaderWorkers} data-loader worker(s), " +
-                $"prefetch {o.DataLoaderWorkers * o.DataLoaderPrefetchFactor} micro-batches" + (o.GroupByLength ? ", grouped by length." : "."));
+                $"prefetch {o.DataLoaderWorkers * o.DataLoaderPrefetchFactor} micro-batches" + (o.GroupByLength ? ", grouped by length within steps" : "") +
+                (o.LengthGroupedSteps > 0 ? $", grouped by length across windows of {o.LengthGroupedSteps} steps." : "."));
 
             var loss = new PreferenceLoss(o.Loss);
             // A loss of sft terms alone reads no reference: none is built (and the rejected rows are not run).

@@ -14,7 +14,7 @@ public sealed class QuickstartBaseTests : IDisposable
     // 8 items give 16 rows (CoT and Direct), so one epoch is 2 steps of batch 8.
     private QuickstartOptions Tiny(int baseEpochs = 1) => new()
     {
-        OutputFolder = _out, TrainItems = 8, TestItems = 4, BaseEpochs = baseEpochs, Hidden = 16, Layers = 1, VisionHidden = 16, VisionLayers = 1,
+        OutputFolder = _out, TrainItems = 8, TestItems = 4, BaseEpochs = baseEpochs, BaseBatchSize = 8, Hidden = 16, Layers = 1, VisionHidden = 16, VisionLayers = 1,
         TokenizerMerges = 50, ShortCotShare = 0,
     };
 
@@ -36,6 +36,10 @@ public sealed class QuickstartBaseTests : IDisposable
         Assert.Contains("base_epochs: 1 → 2", e.Message);
         Assert.Contains("--out", e.Message);
         Assert.Equal(weights, File.ReadAllBytes(weightsPath));
+        // The batch is written only when it is not 8 (bases made before it was an option were made with 8).
+        Assert.DoesNotContain("batch", File.ReadAllText(Path.Combine(first.BaseDir, QuickstartBaseSettings.FileName)));
+        e = Assert.Throws<InvalidOperationException>(() => new QuickstartRunner(Tiny() with { BaseBatchSize = 4 }).PrepareBase());
+        Assert.Contains("base_batch_size: (missing) → 4", e.Message);
 
         // A base without the settings file (an earlier version's) is not trusted either.
         File.Delete(Path.Combine(first.BaseDir, QuickstartBaseSettings.FileName));

@@ -45,7 +45,7 @@ public class TrainCommandOptionsTests
         Assert.Equal((1e-6, 8192, 1, 256), (recipe.LearningRate, recipe.MaxLength, recipe.BatchSize, recipe.GradientAccumulationSteps));
 
         var o = Options("--recipe", "internvl3", "--lr", "3e-6", "--max-length", "512", "--batch-size", "2", "--grad-accum", "4",
-            "--dtype", "float32", "--gradient-checkpointing", "false", "--freeze-vision", "--freeze-projector", "true", "--freeze-llm", "false",
+            "--group-by-length", "--length-grouped-steps", "50", "--dtype", "float32", "--gradient-checkpointing", "false", "--freeze-vision", "--freeze-projector", "true", "--freeze-llm", "false",
             "--drop-path", "0", "--weight-decay", "0", "--warmup-ratio", "0.1", "--schedule", "Linear", "--max-grad-norm", "0.5",
             "--epochs", "3", "--max-steps", "7", "--save-steps", "2", "--eval-steps", "3", "--eval-on-start", "--master-weights", "false",
             "--lora-rank", "4", "--lora-alpha", "16", "--lora-dropout", "0.1", "--lora-targets", "q_proj, v_proj",
@@ -54,6 +54,7 @@ public class TrainCommandOptionsTests
         Assert.Equal(3e-6, o.LearningRate);
         Assert.Equal((512, 2, 4, "float32", false), (o.MaxLength, o.BatchSize, o.GradientAccumulationSteps, o.DType, o.GradientCheckpointing));
         Assert.Equal((true, true, false), (o.FreezeVision, o.FreezeProjector, o.FreezeLanguageModel));
+        Assert.Equal((true, 50), (o.GroupByLength, o.LengthGroupedSteps));
         Assert.Equal((0.0, 0.0, 0.1, 2), (o.VisionDropPathRate, o.WeightDecay, o.WarmupRatio, o.WarmupSteps));
         Assert.Equal((LearningRateScheduleKind.Linear, 0.5, 3, 7, 2, 3, true, false),
             (o.Schedule, o.MaxGradNorm, o.NumberOfEpochs, o.MaxSteps, o.SaveSteps, o.EvalSteps, o.EvaluateOnStart, o.Float32MasterWeights));
@@ -69,6 +70,7 @@ public class TrainCommandOptionsTests
     [InlineData("--lora-rank", "-4", "--lora-rank must be at least 0, not -4.")]
     [InlineData("--batch-size", "0", "--batch-size must be at least 1, not 0.")]
     [InlineData("--grad-accum", "0", "--grad-accum must be at least 1, not 0.")]
+    [InlineData("--length-grouped-steps", "-1", "--length-grouped-steps must be at least 0, not -1.")]
     [InlineData("--epochs", "0", "--epochs must be at least 1, not 0.")]
     [InlineData("--max-steps", "-1", "--max-steps must be at least 0, not -1.")]
     [InlineData("--eval-steps", "-2", "--eval-steps must be at least 0, not -2.")]
@@ -130,8 +132,8 @@ public class TrainCommandOptionsTests
         string[] flags =
         [
             "--recipe", "--dtype", "--master-weights", "--gradient-checkpointing", "--max-length", "--drop-path", "--freeze-vision", "--freeze-projector",
-            "--freeze-llm", "--lora-rank", "--lora-alpha", "--lora-dropout", "--lora-targets", "--batch-size", "--grad-accum", "--lr", "--weight-decay",
-            "--warmup-ratio", "--warmup-steps", "--schedule", "--max-grad-norm", "--epochs", "--max-steps", "--save-steps", "--eval-steps",
+            "--freeze-llm", "--lora-rank", "--lora-alpha", "--lora-dropout", "--lora-targets", "--batch-size", "--grad-accum", "--group-by-length", "--length-grouped-steps", "--lr",
+            "--weight-decay", "--warmup-ratio", "--warmup-steps", "--schedule", "--max-grad-norm", "--epochs", "--max-steps", "--save-steps", "--eval-steps",
             "--eval-on-start", "--validation", "--reference-model", "--precompute-reference", "--reference-cache", "--ref-sync-steps",
             "--ref-sync-mixup", "--meta", "--data", "--model", "--out", "--image-root", "--loss", "--beta", "--rejected-span", "--resume",
             "--skip-bad-rows", "--device", "--seed", "--system-message",

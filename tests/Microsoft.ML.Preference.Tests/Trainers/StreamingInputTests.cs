@@ -109,6 +109,47 @@ public class StreamingInputTests
     }
 
     [Fact]
+    public void LengthGroupingAcrossStepsSortsEachWindowAndShufflesWholeSteps()
+    {
+        // 10 rows, steps of 2, windows of 2 steps (4 rows). Lengths by row:
+        int[] lengths = [5, 9, 1, 7, 3, 8, 2, 6, 4, 0];
+        int[] order = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+        // Window [0..3] sorted longest first: 1 (9), 3 (7), 0 (5), 2 (1) -> steps [1, 3] and [0, 2]; window [4..7]:
+        // 5 (8), 7 (6), 4 (3), 6 (2) -> [5, 7], [4, 6]; the last window [8, 9] is one step: 8 (4), 9 (0).
+        // The steps of each window are then shuffled by the same Random as this copy of it.
+        var expectedSteps = new[] { new[] { new[] { 1, 3 }, [0, 2] }, [[5, 7], [4, 6]], [[8, 9]] };
+        var mirror = new Random(11);
+        foreach (var window in expectedSteps)
+            mirror.Shuffle(window.AsSpan());
+        EpochOrder.GroupAcrossSteps(order, stepRows: 2, steps: 2, i => lengths[i], new Random(11));
+        Assert.Equal(expectedSteps.SelectMany(w => w).SelectMany(step => step), order);
+
+        // A short last step stays last: 5 rows in steps of 2, one window of 3 steps; sorted 1, 3, 0, 4, 2.
+        int[] five = [0, 1, 2, 3, 4];
+        var seen = new HashSet<string>();
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var copy = five.ToArray();
+            EpochOrder.GroupAcrossSteps(copy, stepRows: 2, steps: 3, i => lengths[i], new Random(seed));
+            Assert.Equal(2, copy[4]);
+            Assert.Equal([0, 1, 3, 4], copy[..4].Order());
+            seen.Add(string.Join(",", copy));
+        }
+        Assert.Equal(["0,4,1,3,2", "1,3,0,4,2"], seen.Order(StringComparer.Ordinal));
+
+        // Within a run: an epoch is a permutation whose steps hold rows of similar length, and the order is a function
+        // of the seed and epoch alone (a resumed run sees the same).
+        Func<int, int> length = i => (i * 37) % 11;
+        var grouped = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: length, groupWithinStep: false, lengthGroupedSteps: 5);
+        var again = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: length, groupWithinStep: false, lengthGroupedSteps: 5);
+        var plain = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: null);
+        Assert.Equal(Enumerable.Range(0, 40), grouped.For(0).Order());
+        Assert.Equal(grouped.For(1), again.For(1));
+        double Spread(EpochOrder o) => Enumerable.Range(0, 10).Average(b => o.MicroBatch(b).Max(length) - o.MicroBatch(b).Min(length));
+        Assert.True(Spread(grouped) < Spread(plain) / 2, $"grouped spread {Spread(grouped)}, plain {Spread(plain)}");
+    }
+
+    [Fact]
     public void LengthGroupingFollowsInternVLsSplitToEvenChunks()
     {
         // Lengths by row: a mega-batch of 4 rows dealt into 2 micro-batches. Sorted longest first: 9 (row 2), 7 (row 0),

@@ -7,7 +7,11 @@ namespace Microsoft.ML.Preference.Trainers.Training;
 /// <c>group_by_length</c> does (internvl_chat/internvl/patch/train_sampler_patch.py, <c>get_length_grouped_indices</c>,
 /// with world_size = gradient_accumulation_steps on one device): each mega-batch of the rows of one optimiser step is
 /// sorted longest first and dealt into one micro-batch per accumulation step, each going to the micro-batch whose
-/// total length is smallest so far (<c>split_to_even_chunks</c>).
+/// total length is smallest so far (<c>split_to_even_chunks</c>). With length-grouped steps the permutation is first
+/// regrouped across steps, as Hugging Face's <c>LengthGroupedSampler</c> does (trainer_pt_utils.py,
+/// <c>get_length_grouped_indices</c>): each window of that many steps' rows is sorted longest first and cut into
+/// steps, so that a step's rows have similar lengths; unlike Hugging Face, which runs a window's steps longest first,
+/// the window's whole steps then run in a seeded random order, so that training does not sweep from long rows to short.
 /// </summary>
 internal sealed class EpochOrder
 {
@@ -16,6 +20,8 @@ internal sealed class EpochOrder
     private readonly int _batchSize;
     private readonly int _accumulation;
     private readonly Func<int, int>? _lengthOf;
+    private readonly bool _groupWithinStep;
+    private readonly int _lengthGroupedSteps;
     // The current epoch's order and the one before: workers loading ahead across an epoch's end ask for both.
     private (int Epoch, int[] Order) _current = (-1, []), _previous = (-1, []);
 
@@ -24,13 +30,17 @@ internal sealed class EpochOrder
     /// <param name="batchSize">Pairs per micro-batch.</param>
     /// <param name="accumulation">Micro-batches per optimiser step.</param>
     /// <param name="lengthOf">A row's length for grouping, or null to keep the plain permutation.</param>
-    public EpochOrder(int rows, int seed, int batchSize, int accumulation, Func<int, int>? lengthOf)
+    /// <param name="groupWithinStep">Deal each step's rows into its micro-batches by length (InternVL's grouping).</param>
+    /// <param name="lengthGroupedSteps">Steps per window of the grouping across steps (Hugging Face's); 0 for none.</param>
+    public EpochOrder(int rows, int seed, int batchSize, int accumulation, Func<int, int>? lengthOf, bool groupWithinStep = true, int lengthGroupedSteps = 0)
     {
         _rows = rows;
         _seed = seed;
         _batchSize = batchSize;
         _accumulation = accumulation;
         _lengthOf = lengthOf;
+        _groupWithinStep = groupWithinStep;
+        _lengthGroupedSteps = lengthGroupedSteps;
         MicroBatchesPerEpoch = (rows + batchSize - 1) / batchSize;
     }
 
@@ -58,12 +68,36 @@ internal sealed class EpochOrder
             order[i] = i;
         // A fixed formula, not HashCode.Combine: that one is randomised per process, and a resumed run in a new
         // process must see the same order.
-        new Random(unchecked(_seed * 1_000_003 + epoch) & int.MaxValue).Shuffle(order);
-        if (_lengthOf is not null)
+        var random = new Random(unchecked(_seed * 1_000_003 + epoch) & int.MaxValue);
+        random.Shuffle(order);
+        if (_lengthOf is not null && _lengthGroupedSteps > 0)
+            GroupAcrossSteps(order, _batchSize * _accumulation, _lengthGroupedSteps, _lengthOf, random);
+        if (_lengthOf is not null && _groupWithinStep)
             GroupByLength(order, _batchSize * _accumulation, _accumulation, _lengthOf);
         _previous = _current;
         _current = (epoch, order);
         return order;
+    }
+
+    /// <summary>
+    /// Hugging Face's length grouping in place: each window of <paramref name="steps"/> × <paramref name="stepRows"/>
+    /// rows sorted longest first (stably: equal lengths keep their shuffled order) and cut into steps of
+    /// <paramref name="stepRows"/> rows, whose order is then shuffled by <paramref name="random"/>. A short last step
+    /// (the epoch's rows do not fill it) stays last, so that every other step keeps its boundaries.
+    /// </summary>
+    internal static void GroupAcrossSteps(int[] order, int stepRows, int steps, Func<int, int> lengthOf, Random random)
+    {
+        int window = stepRows * steps;
+        for (int start = 0; start < order.Length; start += window)
+        {
+            int size = Math.Min(window, order.Length - start);
+            var slice = order.AsSpan(start, size);
+            var sorted = slice.ToArray().OrderByDescending(lengthOf).ToArray();
+            var chunks = sorted.Chunk(stepRows).ToArray();
+            int whole = chunks[^1].Length == stepRows ? chunks.Length : chunks.Length - 1;
+            random.Shuffle(chunks.AsSpan(0, whole));
+            chunks.SelectMany(c => c).ToArray().CopyTo(slice);
+        }
     }
 
     /// <summary>InternVL's <c>get_length_grouped_indices</c> in place, over mega-batches of <paramref name="megabatch"/> rows.</summary>

@@ -46,7 +46,7 @@ internal static class Fingerprints
     /// </summary>
     public static string Input(PreferenceRowSource rows, MpoTrainer.Options o)
     {
-        var preparation = $"{rows.Fingerprint()}|{rows.Count}|max_length={o.MaxLength}|rejected_span={o.RejectedSpan}|system={o.SystemMessage}|group_by_length={o.GroupByLength}";
+        var preparation = $"{rows.Fingerprint()}|{rows.Count}|max_length={o.MaxLength}|rejected_span={o.RejectedSpan}|system={o.SystemMessage}|group_by_length={o.GroupByLength}" + (o.LengthGroupedSteps > 0 ? $"|length_grouped_steps={o.LengthGroupedSteps}" : "");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(preparation)));
     }
 
