@@ -134,7 +134,7 @@ public sealed partial class MpoTrainer
 
         /// <summary>
         /// Batch rows of similar length together across steps, as Hugging Face's Trainer does with
-        /// <c>group_by_length</c> (<c>LengthGroupedSampler</c>, which uses 50): the seeded shuffle is cut into windows
+        /// <c>group_by_length</c> (<c>LengthGroupedSampler</c>, windows of up to 50 steps): the seeded shuffle is cut into windows
         /// of this many steps' rows, each window is sorted longest first (by the same text length as
         /// <see cref="GroupByLength"/>) and cut into steps, and the window's steps then run in a seeded random order
         /// (Hugging Face runs them longest first). Each step's rows are then padded to similar lengths: on the
