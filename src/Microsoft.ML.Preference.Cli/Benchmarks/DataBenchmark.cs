@@ -43,7 +43,7 @@ internal static class DataBenchmark
         using var source = PreferenceRowSource.For(view, new PreferenceColumns(PreferenceColumnNames.Image, PreferenceColumnNames.Prompt,
             PreferenceColumnNames.Chosen, PreferenceColumnNames.Rejected), null);
         double indexSeconds = clock.Elapsed.TotalSeconds;
-        var order = new EpochOrder(source.Count, seed, batchSize, 1, null);
+        var order = new EpochOrder(source.Count, seed, batchSize, 1);
         using var loader = new PrefetchingBatchLoader(source, preparer, order, 0, batches, workers, workers * 2);
         int rows = 0;
         double firstBatch = 0;

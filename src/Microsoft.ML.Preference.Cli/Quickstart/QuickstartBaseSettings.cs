@@ -17,7 +17,7 @@ internal sealed record QuickstartBaseSettings(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortCotShare,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int ShortAnswerEpochs,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] double ShortAnswerLearningRate,
-    // Written only when it is not 8, the batch every base was made with before it was an option.
+    // Written only when it is not BatchBeforeItWasAnOption, so that older settings files still match.
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? BaseBatchSize)
 {
     /// <summary>The file, in the base model's folder.</summary>
@@ -30,7 +30,10 @@ internal sealed record QuickstartBaseSettings(
         options.Seed, options.TrainItems, options.BaseEpochs, options.BaseLearningRate, options.Hidden, options.Layers,
         options.VisionHidden, options.VisionLayers, options.TokenizerMerges, options.SystemMessage,
         options.ShortCotShare, options.ShortCotShare > 0 ? options.ShortAnswerEpochs : 0, options.ShortCotShare > 0 ? options.ShortAnswerLearningRate : 0,
-        options.BaseBatchSize == 8 ? null : options.BaseBatchSize);
+        options.BaseBatchSize == BatchBeforeItWasAnOption ? null : options.BaseBatchSize);
+
+    /// <summary>The batch of every base made before <see cref="QuickstartOptions.BaseBatchSize"/> existed (their files do not name it).</summary>
+    private const int BatchBeforeItWasAnOption = 8;
 
     /// <summary>Writes the file into <paramref name="folder"/> (the base's folder, once the model is saved; its run folder, as training starts).</summary>
     public void Save(string folder)

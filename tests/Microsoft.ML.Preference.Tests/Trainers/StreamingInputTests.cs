@@ -140,8 +140,8 @@ public class StreamingInputTests
         // Within a run: an epoch is a permutation whose steps hold rows of similar length, and the order is a function
         // of the seed and epoch alone (a resumed run sees the same).
         Func<int, int> length = i => (i * 37) % 11;
-        var grouped = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: length, groupWithinStep: false, lengthGroupedSteps: 5);
-        var again = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: length, groupWithinStep: false, lengthGroupedSteps: 5);
+        var grouped = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: length, lengthGroupedSteps: 5);
+        var again = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: length, lengthGroupedSteps: 5);
         var plain = new EpochOrder(40, seed: 5, batchSize: 4, accumulation: 1, lengthOf: null);
         Assert.Equal(Enumerable.Range(0, 40), grouped.For(0).Order());
         Assert.Equal(grouped.For(1), again.For(1));
@@ -166,7 +166,7 @@ public class StreamingInputTests
 
         // Within a run: each step holds the rows the plain shuffle gives it, only regrouped.
         var plain = new EpochOrder(40, seed: 5, batchSize: 2, accumulation: 2, lengthOf: null);
-        var grouped = new EpochOrder(40, seed: 5, batchSize: 2, accumulation: 2, lengthOf: i => (i * 37) % 11);
+        var grouped = new EpochOrder(40, seed: 5, batchSize: 2, accumulation: 2, lengthOf: i => (i * 37) % 11, groupWithinStep: true);
         for (int step = 0; step < 10; step++)
         {
             Assert.Equal(plain.MicroBatch(2 * step).Concat(plain.MicroBatch(2 * step + 1)).Order(),

@@ -29,11 +29,13 @@ internal sealed class EpochOrder
     /// <param name="seed">The run's seed.</param>
     /// <param name="batchSize">Pairs per micro-batch.</param>
     /// <param name="accumulation">Micro-batches per optimiser step.</param>
-    /// <param name="lengthOf">A row's length for grouping, or null to keep the plain permutation.</param>
+    /// <param name="lengthOf">A row's length, read only by the groupings below (null when neither is asked for).</param>
     /// <param name="groupWithinStep">Deal each step's rows into its micro-batches by length (InternVL's grouping).</param>
     /// <param name="lengthGroupedSteps">Steps per window of the grouping across steps (Hugging Face's); 0 for none.</param>
-    public EpochOrder(int rows, int seed, int batchSize, int accumulation, Func<int, int>? lengthOf, bool groupWithinStep = true, int lengthGroupedSteps = 0)
+    public EpochOrder(int rows, int seed, int batchSize, int accumulation, Func<int, int>? lengthOf = null, bool groupWithinStep = false, int lengthGroupedSteps = 0)
     {
+        if (lengthOf is null && (groupWithinStep || lengthGroupedSteps > 0))
+            throw new ArgumentNullException(nameof(lengthOf), "Grouping rows by length needs their lengths.");
         _rows = rows;
         _seed = seed;
         _batchSize = batchSize;
@@ -70,10 +72,10 @@ internal sealed class EpochOrder
         // process must see the same order.
         var random = new Random(unchecked(_seed * 1_000_003 + epoch) & int.MaxValue);
         random.Shuffle(order);
-        if (_lengthOf is not null && _lengthGroupedSteps > 0)
-            GroupAcrossSteps(order, _batchSize * _accumulation, _lengthGroupedSteps, _lengthOf, random);
-        if (_lengthOf is not null && _groupWithinStep)
-            GroupByLength(order, _batchSize * _accumulation, _accumulation, _lengthOf);
+        if (_lengthGroupedSteps > 0)
+            GroupAcrossSteps(order, _batchSize * _accumulation, _lengthGroupedSteps, _lengthOf!, random);
+        if (_groupWithinStep)
+            GroupByLength(order, _batchSize * _accumulation, _accumulation, _lengthOf!);
         _previous = _current;
         _current = (epoch, order);
         return order;

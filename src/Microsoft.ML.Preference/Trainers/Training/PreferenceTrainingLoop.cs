@@ -51,7 +51,7 @@ internal sealed class PreferenceTrainingLoop
         _s = setup;
         _o = setup.Options;
         _order = new EpochOrder(setup.Rows.Count, setup.Seed, _o.BatchSize, _o.GradientAccumulationSteps,
-            _o.GroupByLength || _o.LengthGroupedSteps > 0 ? setup.Rows.ApproximateLength : null, _o.GroupByLength, _o.LengthGroupedSteps);
+            setup.Rows.ApproximateLength, _o.GroupByLength, _o.LengthGroupedSteps);
         _microBatchesPerEpoch = _order.MicroBatchesPerEpoch;
         int stepsPerEpoch = Math.Max(1, (_microBatchesPerEpoch + _o.GradientAccumulationSteps - 1) / _o.GradientAccumulationSteps);
         TotalSteps = _o.MaxSteps > 0 ? _o.MaxSteps : stepsPerEpoch * _o.NumberOfEpochs;
