@@ -10,8 +10,11 @@ namespace Microsoft.ML.Preference.Modeling;
 /// </summary>
 internal static class WeightInitializer
 {
+    /// <summary>The standard deviation of fresh matrices: the <c>initializer_range</c> of InternVL's configs.</summary>
+    public const double DefaultStd = 0.02;
+
     /// <summary>Re-initialises every parameter of <paramref name="module"/> deterministically from <paramref name="seed"/>.</summary>
-    public static void Initialize(nn.Module module, double std = 0.02, long seed = 0)
+    public static void Initialize(nn.Module module, double std = DefaultStd, long seed = 0)
     {
         using var noGrad = torch.no_grad();
         var generator = new Generator((ulong)seed);

@@ -106,6 +106,35 @@ public class InternVLModelFolderTests
         e = Assert.Throws<CheckpointMismatchException>(() => InternVLModelFolder.Load(tmp.Path));
         Assert.Contains("language_model.model.layers.1.self_attn.q_proj.weight", e.UnexpectedKeys);
     }
+
+    [Fact]
+    public void NonStrictLoadGivesMissingParametersFreshValuesAndEveryParameterRealStorage()
+    {
+        using var tmp = new TempFolder();
+        using var original = InternVLModelFolder.Load(TinyModelFixture.Folder("qwen2"));
+        InternVLModelFolder.Save(original, tmp.Path);
+        var config = JsonNode.Parse(File.ReadAllText(tmp.File("config.json")))!;
+        config["llm_config"]!["num_hidden_layers"] = 3; // the checkpoint has 2
+        tmp.Write("config.json", config.ToJsonString());
+
+        using var model = InternVLModelFolder.Load(tmp.Path, strict: false);
+        var state = model.state_dict();
+        Assert.All(model.named_parameters(), p =>
+        {
+            Assert.Equal(DeviceType.CPU, p.parameter.device_type);
+            Assert.True(p.parameter.requires_grad, p.name);
+        });
+        // What the checkpoint has is loaded bit for bit ...
+        foreach (var (name, tensor) in original.state_dict())
+            Assert.True(tensor.bytes.SequenceEqual(state[name].bytes), name);
+        // ... and the third layer starts as Hugging Face's _init_weights would have it: unit norms, zero biases, N(0, 0.02²).
+        const string layer = "language_model.model.layers.2.";
+        Assert.True(state[layer + "input_layernorm.weight"].eq(1).all().item<bool>());
+        Assert.True(state[layer + "self_attn.q_proj.bias"].eq(0).all().item<bool>());
+        var q = state[layer + "self_attn.q_proj.weight"];
+        Assert.InRange(q.std().item<float>(), 0.015, 0.025);
+        Assert.InRange(q.mean().item<float>(), -0.005, 0.005);
+    }
 }
 
 public class InternVLModulesTests

@@ -162,8 +162,21 @@ internal sealed unsafe class SafetensorsFile : IDisposable
         byte* source = _data + info.DataBegin;
         if (info.ScalarType == torch.ScalarType.Bool)
             CheckBooleans(info, source);
-        var tensor = torch.empty(info.ShapeArray(), dtype: info.ScalarType, device: torch.CPU);
+        var tensor = FreshCpuTensor(info.ShapeArray(), info.ScalarType);
         TensorBytes.CopyFrom((nint)source, info.ByteLength, tensor);
+        return tensor;
+    }
+
+    /// <summary>
+    /// An uninitialised CPU tensor about to be written in full, on huge pages where the kernel allows: a page fault per
+    /// 4 KiB made most of a large load's time (<see cref="Runtime.HugePages"/>).
+    /// </summary>
+    private static torch.Tensor FreshCpuTensor(long[] shape, torch.ScalarType dtype)
+    {
+        var tensor = torch.empty(shape, dtype: dtype, device: torch.CPU);
+        long bytes = tensor.numel() * tensor.element_size();
+        if (bytes > 0)
+            Runtime.HugePages.Advise(TensorBytes.Address(tensor), bytes);
         return tensor;
     }
 
@@ -190,7 +203,10 @@ internal sealed unsafe class SafetensorsFile : IDisposable
         bool move = device is not null && device.type != DeviceType.CPU;
         if (convert && (!move || SafetensorsDTypes.TryGetElementSize(dtype!.Value, out int size) && size <= tensor.element_size()))
         {
-            tensor = tensor.to(dtype!.Value);
+            // As Tensor.to converts (it is a copy_ into a new tensor), into memory on huge pages.
+            var converted = FreshCpuTensor(tensor.shape, dtype!.Value);
+            converted.copy_(tensor);
+            tensor = converted;
             convert = false;
         }
         if (move)

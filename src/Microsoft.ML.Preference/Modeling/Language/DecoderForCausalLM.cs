@@ -66,7 +66,7 @@ internal sealed class DecoderBody : nn.Module
     /// <summary>Creates the body.</summary>
     public DecoderBody(LanguageModelConfig config) : base(nameof(DecoderBody))
     {
-        var embedding = nn.Embedding(config.VocabSize, config.HiddenSize, device: ConstructionDevice.Current);
+        var embedding = ConstructionDevice.Embedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<DecoderBlock>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
             layers.Add(new DecoderBlock(config));

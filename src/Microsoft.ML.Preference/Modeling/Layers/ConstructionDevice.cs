@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Preference.Modeling.Layers;
@@ -25,6 +26,21 @@ internal static class ConstructionDevice
         var previous = _current;
         _current = device;
         return new Restore(previous);
+    }
+
+    /// <summary>
+    /// TorchSharp's nn.Embedding(<paramref name="count"/>, <paramref name="dimension"/>) on <see cref="Current"/>. The module
+    /// is native and fills a CPU table with N(0, 1) before moving it anywhere, which on the meta device would cost 2.1 s and
+    /// 0.38 GB for InternVL2-2B's 92,553 × 2,048 table (2 GB for Llama-3's 128,256 × 8,192); there it is built with one
+    /// row and given a meta table of the full shape, which its forward (libtorch's embedding) reads as it would any other.
+    /// </summary>
+    public static Embedding Embedding(long count, long dimension)
+    {
+        if (_current is not { type: DeviceType.META })
+            return nn.Embedding(count, dimension, device: _current);
+        var embedding = nn.Embedding(1, dimension, device: _current);
+        embedding.weight = new Parameter(torch.empty(count, dimension, device: _current));
+        return embedding;
     }
 
     private sealed class Restore(Device? previous) : IDisposable

@@ -183,8 +183,10 @@ public class SafetensorsFileTests
         Assert.Empty(Directory.GetFiles(folder.Path));
     }
 
-    [Fact]
-    public void ChunkedCopiesCoverEveryByte()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void ChunkedCopiesCoverEveryByte(int threads)
     {
         using var scope = torch.NewDisposeScope();
         var source = Enumerable.Range(0, 40).Select(i => (byte)(i * 7)).ToArray();
@@ -192,7 +194,8 @@ public class SafetensorsFileTests
         var pin = GCHandle.Alloc(source, GCHandleType.Pinned);
         try
         {
-            TensorBytes.CopyFrom(pin.AddrOfPinnedObject(), source.Length, destination, chunkBytes: 12); // 3 floats a chunk: 4 chunks
+            // 3 floats a chunk: 4 chunks, the last one short, shared by up to 3 threads.
+            TensorBytes.CopyFrom(pin.AddrOfPinnedObject(), source.Length, destination, chunkBytes: 12, threads: threads);
         }
         finally
         {
@@ -203,5 +206,14 @@ public class SafetensorsFileTests
         using var stream = new MemoryStream();
         TensorBytes.WriteTo(destination, stream, chunkBytes: 8);
         Assert.Equal(source, stream.ToArray());
+    }
+
+    [Fact]
+    public void AddressIsTheFirstByteOfTheTensor()
+    {
+        using var scope = torch.NewDisposeScope();
+        var tensor = torch.arange(6, dtype: torch.int32).reshape(2, 3);
+        Assert.Equal(0, Marshal.ReadInt32(TensorBytes.Address(tensor)));
+        Assert.Equal(4, Marshal.ReadInt32(TensorBytes.Address(tensor[1].narrow(0, 1, 2))));
     }
 }
