@@ -27,6 +27,12 @@ public class ParameterMaterializerTests
         public override Tensor forward(Tensor x) => norm.forward(proj.forward(x)) * scale;
     }
 
+    private static Block MetaBlock()
+    {
+        using (ConstructionDevice.Use(ConstructionDevice.Meta))
+            return new Block();
+    }
+
     private static Tensor ValueOf(string name, Parameter meta) =>
         torch.arange(meta.numel(), dtype: ScalarType.Float32).reshape(meta.shape).mul(0.1).add(name.Length);
 
@@ -34,9 +40,7 @@ public class ParameterMaterializerTests
     public void MetaParametersBecomeTheGivenValuesAndTrain()
     {
         using var scope = torch.NewDisposeScope();
-        Block block;
-        using (ConstructionDevice.Use(ConstructionDevice.Meta))
-            block = new Block();
+        var block = MetaBlock();
         block.Proj.bias!.requires_grad = false;
         var seen = new List<string>();
         ParameterMaterializer.Materialize(block, (name, meta) =>
@@ -70,9 +74,7 @@ public class ParameterMaterializerTests
     public void AValueOfTheWrongShapeIsRefusedByName()
     {
         using var scope = torch.NewDisposeScope();
-        Block block;
-        using (ConstructionDevice.Use(ConstructionDevice.Meta))
-            block = new Block();
+        var block = MetaBlock();
         var e = Assert.Throws<InvalidOperationException>(() =>
             ParameterMaterializer.Materialize(block, (name, meta) => name == "proj.weight" ? torch.zeros(3, 2) : ValueOf(name, meta)));
         Assert.Contains("proj.weight", e.Message);
