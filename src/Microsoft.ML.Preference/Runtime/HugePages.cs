@@ -6,7 +6,7 @@ namespace Microsoft.ML.Preference.Runtime;
 /// Asks Linux to back a range of fresh memory with 2 MiB transparent huge pages (<c>madvise(MADV_HUGEPAGE)</c>), for
 /// memory about to be written once in full: a model's weights copied out of a checkpoint. Each 4 KiB page is a page
 /// fault on first write, and on this project's virtual machines a fault costs about 8 µs: 4.4 GB of InternVL2-2B
-/// weights took 1.1 million faults and 10 s to copy, 4 s with huge pages (docs/experiments/real-sizes.md).
+/// weights took 1.4 million faults and 10 s to copy, 4.0-4.3 s with huge pages (docs/experiments/real-sizes.md).
 /// </summary>
 /// <remarks>
 /// Only the whole 2 MiB-aligned blocks inside the range are advised, so nothing outside the caller's memory changes.

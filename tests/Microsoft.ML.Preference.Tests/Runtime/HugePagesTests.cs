@@ -1,3 +1,4 @@
+using Microsoft.ML.Preference.Modeling.Checkpoints;
 using Microsoft.ML.Preference.Runtime;
 using TorchSharp;
 
@@ -32,7 +33,7 @@ public class HugePagesTests
     {
         using var scope = torch.NewDisposeScope();
         var tensor = torch.arange(3 * MiB, dtype: torch.ScalarType.Int32);
-        HugePages.Advise(Microsoft.ML.Preference.Modeling.Checkpoints.TensorBytes.Address(tensor), tensor.numel() * 4);
+        HugePages.Advise(TensorBytes.Address(tensor), tensor.numel() * 4);
         Assert.Equal(0, tensor[0].item<int>());
         Assert.Equal(3 * MiB - 1, tensor[-1].item<int>());
         Assert.Equal((3 * MiB - 1) * 3 * MiB / 2, tensor.to(torch.ScalarType.Int64).sum().item<long>());

@@ -24,7 +24,7 @@ internal static class TensorBytes
     /// Copies <paramref name="byteCount"/> bytes from native memory at <paramref name="source"/> into a CPU, contiguous
     /// tensor, in chunks of <paramref name="chunkBytes"/> spread over <paramref name="threads"/> threads (libtorch's
     /// thread count when null): a copy out of a memory-mapped file is mostly page faults, which the kernel serves
-    /// on several cores at once (two threads halved a 4.4 GB load here).
+    /// on several cores at once (two threads cut a 4.4 GB copy from 4.0-4.3 s to 2.4-2.7 s here).
     /// </summary>
     public static unsafe void CopyFrom(nint source, long byteCount, torch.Tensor destination, long chunkBytes = ChunkBytes, int? threads = null)
     {
