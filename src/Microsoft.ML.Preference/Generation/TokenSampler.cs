@@ -58,7 +58,7 @@ internal sealed class TokenSampler : IDisposable
             var (sorted, order) = scores.sort(dim: -1, descending: false);
             var cumulative = sorted.softmax(-1).cumsum(-1);
             var drop = cumulative.le(_dropUpTo);
-            drop[.., -1] = torch.tensor(false);
+            drop[.., -1] = torch.tensor(false, device: drop.device);
             var dropInVocabOrder = drop.scatter(-1, order, drop);
             scores = scores.masked_fill(dropInVocabOrder, HeldScalars.NegativeInfinity);
         }

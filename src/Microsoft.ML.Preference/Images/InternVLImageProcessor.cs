@@ -144,7 +144,7 @@ internal sealed class InternVLImageProcessor
 
         TorchRuntime.Initialize();
         using var scope = torch.NewDisposeScope();
-        var pixelValues = torch.empty([total, 3, size, size], torch.float32);
+        var pixelValues = torch.empty([total, 3, size, size], torch.float32, device: torch.CPU);
         int next = 0;
         for (int i = 0; i < plans.Length; i++)
         {
@@ -174,7 +174,7 @@ internal sealed class InternVLImageProcessor
 
         TorchRuntime.Initialize();
         using var scope = torch.NewDisposeScope();
-        var pixelValues = torch.empty([plan.NumTiles, 3, size, size], torch.float32);
+        var pixelValues = torch.empty([plan.NumTiles, 3, size, size], torch.float32, device: torch.CPU);
         var resized = PilBicubic.Resize(image, plan.ResizedWidth, plan.ResizedHeight);
         int next = 0;
         foreach (var box in plan.Boxes)

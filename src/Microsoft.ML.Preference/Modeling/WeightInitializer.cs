@@ -34,9 +34,9 @@ internal static class WeightInitializer
     {
         string leaf = name[(name.LastIndexOf('.') + 1)..];
         if (leaf == "bias")
-            return torch.zeros(shape, dtype: dtype);
+            return torch.zeros(shape, dtype: dtype, device: torch.CPU);
         if (leaf is "ls1" or "ls2" || (leaf == "weight" && shape.Length == 1))
-            return torch.ones(shape, dtype: dtype);
-        return torch.randn(shape, dtype: ScalarType.Float32, generator: generator).mul_(std).to(dtype);
+            return torch.ones(shape, dtype: dtype, device: torch.CPU);
+        return torch.randn(shape, dtype: ScalarType.Float32, device: torch.CPU, generator: generator).mul_(std).to(dtype);
     }
 }

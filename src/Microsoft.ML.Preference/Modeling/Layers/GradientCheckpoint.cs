@@ -54,7 +54,7 @@ internal static class GradientCheckpoint
         {
             var saved = ctx.get_saved_variables();
             var layer = (Func<Tensor, Tensor[], Tensor>)ctx.get_data("layer");
-            using var rng = torch.tensor((byte[])ctx.get_data("rng"), ScalarType.Byte);
+            using var rng = torch.tensor((byte[])ctx.get_data("rng"), ScalarType.Byte, device: torch.CPU);
             using var current = torch.random.get_rng_state();
             torch.random.set_rng_state(rng);
             Tensor inputGrad;

@@ -51,8 +51,9 @@ internal sealed class RotaryEmbedding
         // Scalars held for the calls that read them (see HeldScalars).
         using var headDim = _headDim.ToScalar();
         var exponents = HeldScalars.Arange(0, _headDim, 2, device).to(ScalarType.Float32).div(headDim);
-        // The base becomes a 0-d tensor here, not a Scalar; 1 / x as reciprocal (TorchSharp's 1f / x is x.reciprocal() * 1).
-        var invFreq = torch.pow(Base(keyLength), exponents).reciprocal();
+        // The base as a 0-d float64 tensor on the positions' device (what TorchSharp's implicit double -> Tensor makes, but
+        // that one lands on the default device); 1 / x as reciprocal (TorchSharp's 1f / x is x.reciprocal() * 1).
+        var invFreq = torch.pow(torch.tensor(Base(keyLength), device: device), exponents).reciprocal();
         if (_scaling is { Type: "llama3" } llama3)
             invFreq = Llama3(invFreq, llama3);
         if (_scaling is { Type: "longrope" } longRope)
@@ -60,7 +61,7 @@ internal sealed class RotaryEmbedding
             // 1 / (ext · base^e), ext = long factors once the keys pass the original context (_compute_longrope_parameters).
             var ext = keyLength > longRope.OriginalMaxPositionEmbeddings ? longRope.LongFactor! : longRope.ShortFactor!;
             var extTensor = torch.tensor(ext.Select(x => (float)x).ToArray(), device: device);
-            invFreq = (extTensor * torch.pow(Base(keyLength), exponents)).reciprocal();
+            invFreq = (extTensor * torch.pow(torch.tensor(Base(keyLength), device: device), exponents)).reciprocal();
         }
         var positions = positionIds.to(ScalarType.Float32);
         if (_scaling is { Type: "linear" } linear)

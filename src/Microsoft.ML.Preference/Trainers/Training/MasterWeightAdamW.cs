@@ -90,13 +90,17 @@ internal sealed class MasterWeightAdamW : ITrainingOptimizer
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var squares = torch.zeros(1, dtype: ScalarType.Float64);
+        // Summed on the gradients' device and read once: one synchronisation per step on a GPU, not one per parameter.
+        Tensor? squares = null;
         for (int i = 0; i < _parameters.Count; i++)
         {
             if (Gradient(i) is { } g)
-                squares.add_(g.pow(2).sum().to(ScalarType.Float64).cpu());
+            {
+                var square = g.pow(2).sum().to(ScalarType.Float64);
+                squares = squares is null ? square : squares.add_(square);
+            }
         }
-        double norm = Math.Sqrt(squares.item<double>());
+        double norm = squares is null ? 0 : Math.Sqrt(squares.item<double>());
         _clipCoefficient = Math.Min(1.0, maxNorm / (norm + 1e-6));
         return norm;
     }

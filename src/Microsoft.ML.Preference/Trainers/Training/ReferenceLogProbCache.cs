@@ -48,7 +48,7 @@ internal static class ReferenceLogProbCache
         }
         Directory.CreateDirectory(cacheDirectory);
         using (var scope = torch.NewDisposeScope())
-            SafetensorsWriter.Write(path, [("row_index", torch.tensor(rowIds)), ("chosen", torch.tensor(chosen)), ("rejected", torch.tensor(rejected))]);
+            SafetensorsWriter.Write(path, [("row_index", torch.tensor(rowIds, device: torch.CPU)), ("chosen", torch.tensor(chosen, device: torch.CPU)), ("rejected", torch.tensor(rejected, device: torch.CPU))]);
         var map = new Dictionary<long, (float, float)>(rows.Count);
         for (int i = 0; i < rows.Count; i++)
             map[rowIds[i]] = (chosen[i], rejected[i]);

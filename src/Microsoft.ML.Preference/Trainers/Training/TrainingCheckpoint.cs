@@ -113,7 +113,7 @@ internal static class TrainingCheckpoint
     {
         optimizer.Restore(checkpoint);
         var bytes = File.ReadAllBytes(System.IO.Path.Combine(checkpoint, RngFile));
-        using var rng = torch.tensor(bytes, dtype: ScalarType.Byte);
+        using var rng = torch.tensor(bytes, dtype: ScalarType.Byte, device: torch.CPU);
         torch.random.set_rng_state(rng);
     }
 }

@@ -88,6 +88,26 @@ public class SafetensorsFileTests
         Assert.Equal(ProbeValues.Select(v => (double)v), parameter.data<double>().ToArray());
     }
 
+    [Theory]
+    [InlineData("values_f32")]
+    [InlineData("values_bf16")]
+    [InlineData("ints_i64")]
+    public void CopyIntoTheStoredDTypeGivesTheStoredBitsContiguousOrNot(string name)
+    {
+        // Same dtype and contiguous: the bytes go straight from the map; a strided destination goes through a copy.
+        using var scope = torch.NewDisposeScope();
+        using var file = SafetensorsFile.Open(CheckpointTestFiles.DTypesFile);
+        var stored = file.Read(name);
+        var parameter = torch.nn.Parameter(torch.zeros_like(stored), requires_grad: stored.is_floating_point());
+        file.CopyInto(name, parameter);
+        Assert.Equal(stored.bytes.ToArray(), parameter.bytes.ToArray());
+        Assert.Equal(stored.is_floating_point(), parameter.requires_grad);
+        var strided = torch.zeros([.. stored.shape, 2], dtype: stored.dtype).select(-1, 0);
+        Assert.False(strided.is_contiguous());
+        file.CopyInto(name, strided);
+        Assert.True(stored.eq(strided).all().item<bool>());
+    }
+
     [Fact]
     public void CopyIntoAWrongShapeNamesTheTensorAndBothShapes()
     {
