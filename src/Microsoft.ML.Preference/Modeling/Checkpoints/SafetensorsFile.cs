@@ -136,18 +136,17 @@ internal sealed unsafe class SafetensorsFile : IDisposable
             throw new ArgumentException(
                 $"Cannot copy tensor '{name}' of shape {info.ShapeText} from '{Path}' into a destination of shape {SafetensorsTensorInfo.FormatShape(destination.shape)}.",
                 nameof(destination));
+        using var noGrad = torch.no_grad();
         if (destination.device_type == DeviceType.CPU && destination.dtype == info.ScalarType && destination.is_contiguous()
             && info.ScalarType != torch.ScalarType.Bool)
         {
             // Straight from the map into the destination's memory: no temporary the size of the tensor (a resumed full
             // fine-tune reads every weight this way).
             ObjectDisposedException.ThrowIf(_data is null, this);
-            using var noGrad0 = torch.no_grad();
             TensorBytes.CopyFrom((nint)(_data + info.DataBegin), info.ByteLength, destination);
             return;
         }
         using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
         var stored = ReadStored(info);
         destination.copy_(stored);
     }

@@ -53,7 +53,8 @@ internal sealed class RotaryEmbedding
         var exponents = HeldScalars.Arange(0, _headDim, 2, device).to(ScalarType.Float32).div(headDim);
         // The base as a 0-d float64 tensor on the positions' device (what TorchSharp's implicit double -> Tensor makes, but
         // that one lands on the default device); 1 / x as reciprocal (TorchSharp's 1f / x is x.reciprocal() * 1).
-        var invFreq = torch.pow(torch.tensor(Base(keyLength), device: device), exponents).reciprocal();
+        var basePowers = torch.pow(torch.tensor(Base(keyLength), device: device), exponents);
+        var invFreq = basePowers.reciprocal();
         if (_scaling is { Type: "llama3" } llama3)
             invFreq = Llama3(invFreq, llama3);
         if (_scaling is { Type: "longrope" } longRope)
@@ -61,7 +62,7 @@ internal sealed class RotaryEmbedding
             // 1 / (ext · base^e), ext = long factors once the keys pass the original context (_compute_longrope_parameters).
             var ext = keyLength > longRope.OriginalMaxPositionEmbeddings ? longRope.LongFactor! : longRope.ShortFactor!;
             var extTensor = torch.tensor(ext.Select(x => (float)x).ToArray(), device: device);
-            invFreq = (extTensor * torch.pow(torch.tensor(Base(keyLength), device: device), exponents)).reciprocal();
+            invFreq = (extTensor * basePowers).reciprocal();
         }
         var positions = positionIds.to(ScalarType.Float32);
         if (_scaling is { Type: "linear" } linear)
